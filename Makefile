@@ -1,0 +1,74 @@
+# lvsha.cluster - one entry point for setting up, demonstrating and testing.
+#   make demo   build the lab, deploy into it, show that it serves
+#   make test   unit tests, lint, sanity, and the lab scenarios
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        := .venv
+BIN         := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+COLLECTION  := build/collections/ansible_collections/lvsha/cluster
+SANITY_TREE := build/sanity/ansible_collections/lvsha/cluster
+LABCTL      := tests/lab/labctl
+STAGE       := tests/stage
+APT_PACKAGES := qemu-system-x86 qemu-utils debootstrap e2fsprogs openssh-client python3-venv git \
+                drbd-utils mon rsync
+SCENARIOS   := lvs storage
+
+.PHONY: help setup demo test units lint sanity lab lab-build clean
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+setup: $(VENV)/.installed $(COLLECTION)
+
+$(VENV)/.installed: requirements.txt
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(COLLECTION):
+	mkdir -p $(dir $@)
+	ln -sfn $(CURDIR) $@
+
+demo: setup
+	$(STAGE) lab-build $(LABCTL) build
+	$(STAGE) lab-up $(LABCTL) up lvs
+	$(STAGE) deploy ansible-playbook playbooks/smoke.yml
+	$(STAGE) show $(LABCTL) ssh lb1 -- ipvsadm -Ln
+
+test: setup
+	$(STAGE) units $(MAKE) --no-print-directory units
+	$(STAGE) lint $(MAKE) --no-print-directory lint
+	$(STAGE) sanity $(MAKE) --no-print-directory sanity
+	$(STAGE) lab $(MAKE) --no-print-directory lab
+
+units: setup
+	pytest -q tests/unit
+
+lint: setup
+	ansible-lint --profile production
+
+# ansible-test wants the collection under ansible_collections/NAMESPACE/NAME: copy the
+# tracked and new files there (not the venv or build output).
+sanity: setup
+	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
+	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(SANITY_TREE)
+	cd $(SANITY_TREE) && ansible-test sanity --venv --python 3.11 --requirements --color no
+
+lab-build: setup
+	$(LABCTL) build
+
+lab: lab-build
+	for s in $(SCENARIOS); do $(STAGE) molecule-$$s molecule test -s $$s || exit 1; done
+
+clean:
+	-$(LABCTL) down
+	rm -rf build

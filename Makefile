@@ -56,12 +56,13 @@ units: setup
 lint: setup
 	ansible-lint --profile production
 
-# ansible-test wants the collection under ansible_collections/NAMESPACE/NAME: copy the
-# tracked and new files there (not the venv or build output).
+# ansible-test wants the collection under ansible_collections/NAMESPACE/NAME and reads the
+# file list from git: copy the tracked and new files there, into a repository of their own.
 sanity: setup
 	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
 	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(SANITY_TREE)
-	cd $(SANITY_TREE) && ansible-test sanity --venv --python 3.11 --requirements --color no
+	cd $(SANITY_TREE) && git init -q && git add -A && \
+	  ansible-test sanity --venv --python 3.11 --requirements --color no
 
 lab-build: setup
 	$(LABCTL) build

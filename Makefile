@@ -58,7 +58,11 @@ lint: setup
 
 # ansible-test wants the collection under ansible_collections/NAMESPACE/NAME and reads the
 # file list from git: copy the tracked and new files there, into a repository of their own.
+# The pip version ansible-test (of the pinned ansible-core) bootstraps; see get_pip_offline.py.
+ANSIBLE_TEST_PIP := 24_2
+
 sanity: setup
+	install -D -m 0644 tests/sanity/get_pip_offline.py ~/.ansible/test/cache/get_pip_$(ANSIBLE_TEST_PIP).py
 	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
 	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(SANITY_TREE)
 	cd $(SANITY_TREE) && git init -q && git add -A && \

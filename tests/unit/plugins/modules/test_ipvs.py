@@ -1,0 +1,89 @@
+# Copyright: lvsha.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""YAML cases for lvsha.cluster.ipvs (see test_ipvs.yaml)."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Dict
+from unittest import mock
+
+import pytest
+
+from ansible_collections.lvsha.cluster.plugins.modules import ipvs
+from ansible_collections.lvsha.cluster.tests.unit.plugins.modules.module_cases import load_cases, run_case
+
+HERE = Path(__file__).resolve().parent
+FIXTURES = HERE / "fixtures" / "ipvsadm"
+
+
+def _substitute(value: Any, mapping: Dict[str, str]) -> Any:
+    if isinstance(value, str):
+        for key, text in mapping.items():
+            value = value.replace("{" + key + "}", text)
+        return value
+    if isinstance(value, list):
+        return [_substitute(item, mapping) for item in value]
+    if isinstance(value, dict):
+        return {key: _substitute(item, mapping) for key, item in value.items()}
+    return value
+
+
+def prepare(case: Dict[str, Any], tmp_path: Path) -> Dict[str, Any]:
+    """Resolve ``out_file``/``err_file`` into fixture text and ``save_path`` into tmp_path."""
+    case = copy.deepcopy(case)
+    for step in case.get("commands", []):
+        for key in ("out", "err"):
+            name = step.pop(f"{key}_file", None)
+            if name is not None:
+                step[key] = (FIXTURES / name).read_text()
+    params = case.setdefault("params", {})
+    if params.get("save_path"):
+        params["save_path"] = str(tmp_path / params["save_path"])
+        case["result"] = _substitute(case.get("result", {}), {"save_path": params["save_path"]})
+    return case
+
+
+@pytest.mark.parametrize("case", load_cases(HERE / "test_ipvs.yaml"))
+def test_ipvs(case: Dict[str, Any], tmp_path: Path) -> None:
+    case = prepare(case, tmp_path)
+    path = Path(case["params"]["save_path"]) if case["params"].get("save_path") else None
+    if path is not None and "save_before" in case:
+        path.write_text(case["save_before"])
+    with mock.patch.object(ipvs, "ipvs_loaded", return_value=case.get("ipvs_loaded", True)):
+        run_case(ipvs.main, case)
+    if path is not None and "save_after" in case:
+        assert path.read_text() == case["save_after"]
+        assert not [p for p in path.parent.iterdir() if p.name.startswith(".ipvs-")], "temporary file left behind"
+
+
+def test_new_save_file_is_world_readable(tmp_path: Path) -> None:
+    case = prepare({
+        "params": {"services": [], "save_path": "rules"},
+        "commands": [{"argv": ["/usr/sbin/ipvsadm", "-Sn"], "out_file": "save_dr_wrr.txt"},
+                     {"argv": ["/usr/sbin/ipvsadm", "-Ln", "--thresholds"], "out_file": "list_thresholds_dr_wrr.txt"}],
+        "result": {"changed": True},
+    }, tmp_path)
+    with mock.patch.object(ipvs, "ipvs_loaded", return_value=True):
+        run_case(ipvs.main, case)
+    assert (tmp_path / "rules").stat().st_mode & 0o777 == 0o644 & ~_umask()
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_restore_is_fed_in_c_locale() -> None:
+    seen: Dict[str, Any] = {}
+    module = mock.MagicMock()
+    module.get_bin_path.return_value = "/usr/sbin/ipvsadm"
+    module.run_command.side_effect = lambda argv, **kw: seen.update(kw) or (0, "", "")
+    runner = ipvs._runner(module)
+    runner.restore(["-D -t 192.0.2.1:80"])
+    assert seen["environ_update"]["LC_ALL"] == "C"
+    assert seen["data"] == "-D -t 192.0.2.1:80\n"
+    assert seen["binary_data"] is True

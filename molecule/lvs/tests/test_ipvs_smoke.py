@@ -8,8 +8,10 @@ def test_kernel_is_the_guest_kernel(host):
 
 
 def test_ipvs_service_is_listed(host):
-    table = host.check_output("ipvsadm -Ln")
-    print(table)
-    assert "TCP  192.0.2.50:80 rr" in table
-    assert "-> 192.0.2.21:80" in table
-    assert "-> 192.0.2.22:80" in table
+    table = host.check_output("ipvsadm -Sn")
+    print(host.check_output("ipvsadm -Ln"))
+    assert table.splitlines() == [
+        "-A -t 192.0.2.50:80 -s wrr",
+        "-a -t 192.0.2.50:80 -r 192.0.2.21:80 -g -w 1",
+        "-a -t 192.0.2.50:80 -r 192.0.2.22:80 -g -w 3",
+    ]

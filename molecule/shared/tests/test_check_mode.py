@@ -1,0 +1,21 @@
+"""Check mode on the converged lab predicts no change on any host."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+
+def test_converge_in_check_mode_reports_no_change():
+    scenario = os.environ["MOLECULE_SCENARIO_DIRECTORY"]
+    inventory = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "inventories", "lab", "hosts.yml")
+    proc = subprocess.run(
+        ["ansible-playbook", "--check", "--diff", "-i", inventory, os.path.join(scenario, "converge.yml")],
+        capture_output=True, text=True, check=False, timeout=900,
+        env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"},
+    )
+    print(proc.stdout[-6000:], proc.stderr[-2000:])
+    assert proc.returncode == 0
+    recap = re.findall(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)", proc.stdout, re.MULTILINE)
+    assert recap, "no PLAY RECAP in the output"
+    assert {host: int(changed) for host, _ok, changed in recap} == {host: 0 for host, _ok, _c in recap}

@@ -69,7 +69,15 @@ class DrbdCommandError(DrbdError):
         lines = [line.strip() for line in (stderr or stdout).splitlines() if line.strip()]
         # drbdadm ends with "Command 'drbdsetup-84 ...' terminated with exit code N";
         # the lines before it carry the reason DRBD gave.
-        reasons = [line for line in lines if not line.startswith("Command '")]
+        reasons: list[str] = []
+        for line in lines:
+            if line.startswith("Command '"):
+                continue
+            if reasons and reasons[-1].endswith(":"):
+                # "additional info from kernel:" introduces the next line ("unknown minor")
+                reasons[-1] += " " + line
+            else:
+                reasons.append(line)
         reason = "; ".join(reasons or lines) or f"exit code {rc}"
         super().__init__(f"{' '.join(cmd)} failed (rc={rc}): {reason}",
                          cmd=cmd, rc=rc, stdout=stdout, stderr=stderr)

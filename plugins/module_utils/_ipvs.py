@@ -45,8 +45,12 @@ MAX_FWMARK = 4294967295
 
 PROC_IPVS = "/proc/net/ip_vs"
 C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
-# What ipvsadm prints when it cannot talk to IPVS (main() in ipvsadm.c, after its own modprobe).
+# What ipvsadm prints when it cannot talk to IPVS (main() in ipvsadm.c, after its own modprobe:
+# ipvsadm loads ip_vs by itself, so this means the module could not be loaded).
 NOT_LOADED_MARKERS = ("Can't initialize ipvs", "Protocol not available")
+# The same "Can't initialize ipvs: ..." line reports a caller without CAP_NET_ADMIN
+# (ipvs_strerror(EPERM)); that is not a missing module, and modprobe would not help.
+NOT_PERMITTED_MARKER = "Permission denied"
 
 # Scheduler flag bits (IP_VS_SVC_F_SCHED1..3) and their names per scheduler, as
 # print_sched_flags() names them.
@@ -598,9 +602,10 @@ def parse_list(text: str, mode: str = "list") -> Table:
     """Parse ``ipvsadm -Ln`` output.
 
     ``mode`` names the extra option the listing was made with: ``list`` (none),
-    ``thresholds``, ``stats`` (``--stats --exact``) or ``rates`` (``--rate --exact``).
+    ``thresholds``, ``stats`` (``--stats --exact``), ``rates`` (``--rate --exact``) or
+    ``persistent_conn`` (``--persistent-conn``, which shows no forwarding method).
     Values land in the objects' fields (weight, forwarding, thresholds) or their ``info``
-    dict (activeconns, inactconns, stats, rates). Table.info gets version and size.
+    dict (activeconns, inactconns, persistconns, stats, rates). Table.info gets version and size.
     """
     table = Table()
     current: Optional[Service] = None
@@ -682,6 +687,12 @@ def _list_realserver(tokens: List[str], mode: str, where: str) -> RealServer:
             raise ParseError(f"{where}: expected Uthreshold Lthreshold ActiveConn InActConn")
         rs.u_threshold, rs.l_threshold = _number(values[0], where), _number(values[1], where)
         rs.info = {"activeconns": _number(values[2], where), "inactconns": _number(values[3], where)}
+    elif mode == "persistent_conn":
+        if len(values) != 4:
+            raise ParseError(f"{where}: expected Weight PersistConn ActiveConn InActConn")
+        rs.weight = _number(values[0], where)
+        rs.info = {"persistconns": _number(values[1], where), "activeconns": _number(values[2], where),
+                   "inactconns": _number(values[3], where)}
     else:
         if len(values) != 5:
             raise ParseError(f"{where}: expected 5 counters")
@@ -1224,7 +1235,7 @@ class IpvsadmRunner:
         argv = self.argv(name)
         rc, out, err = self._run(argv, data) if data is not None else self._run(argv)
         if check and rc != 0:
-            if any(marker in err for marker in NOT_LOADED_MARKERS):
+            if any(marker in err for marker in NOT_LOADED_MARKERS) and NOT_PERMITTED_MARKER not in err:
                 raise IpvsNotLoaded(f"ipvsadm cannot reach IPVS: {err.strip()}", argv, rc, out, err)
             raise CommandError(f"{' '.join(argv)} failed (rc {rc}): {err.strip() or out.strip()}", argv, rc, out, err)
         return rc, out, err

@@ -19,7 +19,8 @@ description:
     real server in place (C(-e)). Established connections survive both.
   - After applying, the table is read again and compared with the request, because
     C(ipvsadm -R) only reports the status of its last line.
-  - If the C(ip_vs) kernel module is not loaded, the module loads it with C(modprobe ip_vs).
+  - C(ipvsadm) loads the C(ip_vs) kernel module by itself when it is missing. If C(ipvsadm) still cannot reach
+    IPVS, the module runs C(modprobe ip_vs) once and reports its error.
 author:
   - lvsha.cluster contributors (@lvsha)
 requirements:
@@ -243,7 +244,7 @@ EXAMPLES = r"""
         scheduler: sh
         scheduler_flags: [sh-fallback, sh-port]
         realservers:
-          - address: 10.0.0.11
+          - address: 198.51.100.11
             forwarding: nat
 
 - name: Remove a service
@@ -457,16 +458,18 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
         after = runner.read_table()
         problems = verify(after, desired, purge, purge_rs)
         # ipvsadm -R exits with the status of its last line only: rc 0 proves little,
-        # and the stderr of earlier failing lines is all there is to say which failed.
+        # and the stderr of earlier failing lines is all there is to say which failed
+        # (one line per failed rule, e.g. "Service already exists"; joined into one message).
+        said = "; ".join(line.strip() for line in (err or out).splitlines() if line.strip())
         if rc != 0:
-            msg = f"ipvsadm -R failed (rc {rc}): {err.strip() or out.strip()}"
+            msg = f"ipvsadm -R failed (rc {rc}): {said}"
             if problems:
                 msg += f"; the kernel table differs from the request: {_problems(problems)}"
             raise CommandError(msg, runner.argv("restore"), rc, out, err, commands=lines)
         if problems:
             msg = f"ipvsadm -R succeeded but the kernel table differs from the request: {_problems(problems)}"
-            if err.strip():
-                msg += f" (ipvsadm -R said: {err.strip()})"
+            if said:
+                msg += f" (ipvsadm -R said: {said})"
             raise CommandError(msg, runner.argv("restore"), rc, out, err, commands=lines)
 
     result: Dict[str, Any] = {"changed": bool(lines), "commands": lines, "table": after.to_list()}

@@ -1,6 +1,10 @@
 # Copyright: lvsha.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Parsers, validation, difference and rendering of module_utils/_ipvs.py."""
+"""Parsers, validation, difference and rendering of module_utils/_ipvs.py.
+
+Parsers run on ipvsadm output recorded in the lab (fixtures/recorded/ipvsadm/, ipvsadm 1.31
+on Linux 6.1) wherever a recording exists; fixtures/ipvsadm/README.md lists the rest.
+"""
 from __future__ import annotations
 
 import time
@@ -32,12 +36,22 @@ from ansible_collections.lvsha.cluster.plugins.module_utils._ipvs import (
     split_hostport,
     verify,
 )
+from ansible_collections.lvsha.cluster.tests.unit.plugins.modules.recordings import (
+    Recording,
+    handwritten,
+    recorded_out,
+    recording,
+)
 
-FIXTURES = Path(__file__).resolve().parents[1] / "modules" / "fixtures" / "ipvsadm"
+
+def recorded(name: str) -> str:
+    """stdout of an ipvsadm command recorded in the lab (fixtures/recorded/ipvsadm/NAME.txt)."""
+    return recorded_out("ipvsadm", name)
 
 
 def fixture(name: str) -> str:
-    return (FIXTURES / name).read_text()
+    """A hand-written ipvsadm fixture (fixtures/ipvsadm/README.md gives its origin)."""
+    return handwritten("ipvsadm", name)
 
 
 def web(**extra: Any) -> Dict[str, Any]:
@@ -70,49 +84,81 @@ def test_split_hostport(text: str, expected: Tuple[str, Optional[int]]) -> None:
 
 
 # ------------------------------------------------------------------ ipvsadm -Sn
+# The recorded table (tests/lab/record-fixtures ipvs) as ipvsadm -Sn prints it.
+RECORDED_KEYS = [
+    ("tcp", "192.0.2.100", 80), ("tcp", "192.0.2.100", 443), ("udp", "192.0.2.100", 53),
+    ("sctp", "192.0.2.100", 9), ("tcp", "2001:db8::100", 80), ("fwmark", "ipv4", 7), ("fwmark", "ipv6", 8),
+]
+
+
+def rs_tuple(rs: _ipvs.RealServer) -> Tuple[Any, ...]:
+    return (rs.address, rs.port, rs.forwarding, rs.weight, rs.u_threshold, rs.l_threshold,
+            rs.tun_type, rs.tun_port, rs.tun_checksum)
 
 
 def test_parse_save_empty() -> None:
-    assert len(parse_save(fixture("save_empty.txt"))) == 0
+    assert recording("ipvsadm", "save_empty") == Recording(out="", err="", rc=0)
+    assert len(parse_save(recorded("save_empty"))) == 0
 
 
-def test_parse_save_dr_wrr() -> None:
-    table = parse_save(fixture("save_dr_wrr.txt"))
-    svc = table.services[("tcp", "192.0.2.100", 80)]
-    assert (svc.scheduler, svc.persistent, svc.netmask, svc.ops, svc.flags) == ("wrr", None, None, False, 0)
-    assert [(rs.address, rs.port, rs.forwarding, rs.weight) for rs in svc.realservers.values()] == [
-        ("192.0.2.11", 80, "dr", 1), ("192.0.2.12", 80, "dr", 2)]
-
-
-def test_parse_save_mixed_every_feature() -> None:
-    services = parse_save(fixture("save_mixed.txt")).services
-    assert len(services) == 8
+def test_parse_save_recorded_table() -> None:
+    services = parse_save(recorded("save_mixed")).services
+    assert list(services) == RECORDED_KEYS
+    web = services[("tcp", "192.0.2.100", 80)]
+    assert (web.family, web.scheduler, web.persistent, web.netmask, web.ops, web.flags) == ("ipv4", "wrr", None, None, False, 0)
+    assert [rs_tuple(rs) for rs in web.realservers.values()] == [
+        ("192.0.2.21", 80, "dr", 1, 0, 0, None, None, None), ("192.0.2.22", 80, "dr", 3, 0, 0, None, None, None)]
     https = services[("tcp", "192.0.2.100", 443)]
-    assert (https.scheduler, https.persistent, https.netmask) == ("rr", 300, "255.255.255.0")
-    nat = services[("tcp", "192.0.2.101", 8080)].realservers
-    assert (nat[("10.0.0.11", 80)].forwarding, nat[("10.0.0.11", 80)].weight) == ("nat", 3)
-    assert nat[("10.0.0.12", 80)].weight == 0
-    assert services[("udp", "192.0.2.5", 53)].ops is True
-    assert ("sctp", "192.0.2.102", 3868) in services
-    dns6 = services[("udp", "2001:db8::10", 53)]
-    assert dns6.family == "ipv6" and list(dns6.realservers) == [("2001:db8::21", 53), ("2001:db8::22", 53)]
+    assert (https.scheduler, https.persistent, https.netmask, https.pe) == ("rr", 300, "255.255.255.0", None)
+    # -S never prints -x/-y: the thresholds of 192.0.2.21:443 are 0 until merged from the listing
+    assert [rs_tuple(rs) for rs in https.realservers.values()] == [
+        ("192.0.2.21", 443, "nat", 2, 0, 0, None, None, None), ("192.0.2.22", 443, "nat", 0, 0, 0, None, None, None)]
+    dns = services[("udp", "192.0.2.100", 53)]
+    assert (dns.scheduler, dns.ops) == ("wlc", True)
+    # ipvsadm 1.31 prints "--tun-type ipip" on every tunnel real server
+    assert [rs_tuple(rs) for rs in dns.realservers.values()] == [("192.0.2.22", 53, "tun", 1, 0, 0, "ipip", None, None)]
+    sctp = services[("sctp", "192.0.2.100", 9)]
+    assert (sctp.scheduler, sctp.flags, sctp.scheduler_flags) == ("mh", 2, ["mh-port"])
+    assert [rs_tuple(rs) for rs in sctp.realservers.values()] == [("192.0.2.21", 9, "dr", 5, 0, 0, None, None, None)]
+    web6 = services[("tcp", "2001:db8::100", 80)]
+    assert (web6.family, web6.scheduler, web6.persistent, web6.netmask) == ("ipv6", "lc", 60, None)
+    assert list(web6.realservers) == [("2001:db8::21", 80)]
     fw7 = services[("fwmark", "ipv4", 7)]
-    assert (fw7.scheduler, fw7.scheduler_flags) == ("sh", ["sh-fallback", "sh-port"])
-    ipip, gue = fw7.realservers[("192.0.2.11", 0)], fw7.realservers[("192.0.2.12", 0)]
+    assert (fw7.fwmark, fw7.scheduler, fw7.scheduler_flags) == (7, "sh", ["sh-fallback", "sh-port"])
+    assert [rs_tuple(rs) for rs in fw7.realservers.values()] == [("192.0.2.21", 0, "dr", 1, 0, 0, None, None, None)]
+    fw8 = services[("fwmark", "ipv6", 8)]
+    assert (fw8.fwmark, fw8.family, fw8.scheduler, fw8.realservers) == (8, "ipv6", "rr", {})
+
+
+def test_parse_save_extra_features() -> None:
+    services = parse_save(fixture("save_extra.txt")).services
+    assert len(services) == 3
+    nat = services[("tcp", "192.0.2.101", 8080)].realservers
+    assert (nat[("198.51.100.11", 80)].forwarding, nat[("198.51.100.11", 80)].weight) == ("nat", 3)
+    assert nat[("198.51.100.12", 80)].weight == 0
+    fw9 = services[("fwmark", "ipv4", 9)]
+    ipip, gue = fw9.realservers[("192.0.2.11", 0)], fw9.realservers[("192.0.2.12", 0)]
     assert (ipip.forwarding, ipip.tun_type, ipip.tun_port, ipip.tun_checksum) == ("tun", "ipip", None, None)
     assert (gue.tun_type, gue.tun_port, gue.tun_checksum) == ("gue", 6080, "nocsum")
-    fw9 = services[("fwmark", "ipv6", 9)]
-    assert (fw9.persistent, fw9.netmask, fw9.scheduler_flags) == (600, "64", ["mh-port"])
-    gre = fw9.realservers[("192.0.2.41", 0)]
+    fw10 = services[("fwmark", "ipv6", 10)]
+    assert (fw10.persistent, fw10.netmask, fw10.scheduler_flags) == (600, "64", ["mh-port"])
+    gre = fw10.realservers[("192.0.2.41", 0)]
     assert (gre.tun_type, gre.tun_checksum, gre.weight) == ("gre", "csum", 2)
 
 
-@pytest.mark.parametrize("name", ["save_empty.txt", "save_dr_wrr.txt", "save_mixed.txt"])
-def test_render_save_reproduces_ipvsadm_output(name: str) -> None:
-    assert render_save(parse_save(fixture(name))) == fixture(name)
+@pytest.mark.parametrize("text", [
+    pytest.param(recorded_out("ipvsadm", "save_empty"), id="recorded-save_empty"),
+    pytest.param(recorded_out("ipvsadm", "save_mixed"), id="recorded-save_mixed"),
+    pytest.param(handwritten("ipvsadm", "save_web.txt"), id="save_web"),
+    pytest.param(handwritten("ipvsadm", "save_extra.txt"), id="save_extra"),
+])
+def test_render_save_reproduces_ipvsadm_output(text: str) -> None:
+    # render_save's canonical order is the order ipvsadm -Sn printed the recorded table in
+    assert render_save(parse_save(text)) == text
 
 
 def test_parse_save_details_from_ipvsadm_source() -> None:
+    # not recorded: forms of ipvsadm.c's print_service_entry() and of hand-written rules files
     table = parse_save(
         "-A -f -2147483648 -s rr\n"          # print_service_entry prints the mark with %d
         "-A -f 5 -s sh -b\n"                 # -b with nothing after it (flag-3 on sh)
@@ -120,6 +166,8 @@ def test_parse_save_details_from_ipvsadm_source() -> None:
         "-A -t 192.0.2.8:80 -s rr -p 60 --pe sip\n"
         "-a -t 192.0.2.8:80 -r 192.0.2.11:80 -g -w 1 -x 5 -y 2\n"
         "-a -t 192.0.2.8:80 -r 192.0.2.12 -m -w 1\n"
+        "-A -u 192.0.2.7:53 -s rr\n"
+        "-a -u 192.0.2.7:53 -r 192.0.2.13:53 -i -w 1\n"  # tunnel without --tun-type (older ipvsadm)
     )
     assert ("fwmark", "ipv4", 2147483648) in table.services
     assert table.services[("fwmark", "ipv4", 5)].flags == 0
@@ -129,6 +177,8 @@ def test_parse_save_details_from_ipvsadm_source() -> None:
     assert (svc.realservers[("192.0.2.11", 80)].u_threshold, svc.realservers[("192.0.2.11", 80)].l_threshold) == (5, 2)
     assert ("192.0.2.12", 80) in svc.realservers  # port defaults to the service port
     assert "--pe sip" in render_save(table)
+    tun = table.services[("udp", "192.0.2.7", 53)].realservers[("192.0.2.13", 53)]
+    assert (tun.forwarding, tun.tun_type) == ("tun", None)
 
 
 @pytest.mark.parametrize("text, fragment", [
@@ -148,52 +198,106 @@ def test_parse_save_errors(text: str, fragment: str) -> None:
 # ------------------------------------------------------------------ ipvsadm -Ln
 
 
-def test_parse_list_numeric() -> None:
-    table = parse_list(fixture("list_numeric.txt"))
+def test_parse_list_recorded_table() -> None:
+    table = parse_list(recorded("list_mixed"))
     assert table.info == {"version": "1.2.1", "size": 4096}
-    assert len(table) == 8
-    rs = table.services[("tcp", "192.0.2.100", 80)].realservers[("192.0.2.12", 80)]
-    assert (rs.forwarding, rs.weight, rs.info) == ("dr", 2, {"activeconns": 25, "inactconns": 81})
+    assert list(table.services) == RECORDED_KEYS
+    web = table.services[("tcp", "192.0.2.100", 80)]
+    assert [(rs.key, rs.forwarding, rs.weight, rs.info) for rs in web.realservers.values()] == [
+        (("192.0.2.21", 80), "dr", 1, {"activeconns": 0, "inactconns": 0}),
+        (("192.0.2.22", 80), "dr", 3, {"activeconns": 0, "inactconns": 0})]
     https = table.services[("tcp", "192.0.2.100", 443)]
-    assert (https.persistent, https.netmask) == (300, "255.255.255.0")
-    assert table.services[("udp", "192.0.2.5", 53)].ops is True
+    assert (https.scheduler, https.persistent, https.netmask) == ("rr", 300, "255.255.255.0")
+    assert [(rs.forwarding, rs.weight) for rs in https.realservers.values()] == [("nat", 2), ("nat", 0)]
+    dns = table.services[("udp", "192.0.2.100", 53)]
+    assert (dns.scheduler, dns.ops, dns.realservers[("192.0.2.22", 53)].forwarding) == ("wlc", True, "tun")
+    sctp = table.services[("sctp", "192.0.2.100", 9)]
+    assert (sctp.scheduler, sctp.scheduler_flags, sctp.realservers[("192.0.2.21", 9)].weight) == ("mh", ["mh-port"], 5)
+    web6 = table.services[("tcp", "2001:db8::100", 80)]
+    assert (web6.scheduler, web6.persistent, list(web6.realservers)) == ("lc", 60, [("2001:db8::21", 80)])
     assert table.services[("fwmark", "ipv4", 7)].scheduler_flags == ["sh-fallback", "sh-port"]
-    fw9 = table.services[("fwmark", "ipv6", 9)]
-    assert (fw9.scheduler, fw9.persistent, fw9.netmask) == ("mh", 600, "64")
-    assert fw9.realservers[("192.0.2.41", 0)].forwarding == "tun"
+    fw8 = table.services[("fwmark", "ipv6", 8)]
+    assert (fw8.scheduler, fw8.realservers) == ("rr", {})
 
 
-def test_list_and_save_describe_the_same_table() -> None:
-    save, listing = parse_save(fixture("save_mixed.txt")), parse_list(fixture("list_numeric.txt"))
-    assert list(save.services) == list(listing.services)
-    for key, svc in save.services.items():
-        other = listing.services[key]
+def test_parse_list_extra_connection_counts() -> None:
+    table = parse_list(fixture("list_extra.txt"))
+    rs = table.services[("tcp", "192.0.2.101", 8080)].realservers[("198.51.100.12", 80)]
+    assert (rs.forwarding, rs.weight, rs.info) == ("nat", 0, {"activeconns": 1, "inactconns": 5})
+    fw10 = table.services[("fwmark", "ipv6", 10)]
+    assert (fw10.scheduler, fw10.persistent, fw10.netmask) == ("mh", 600, "64")
+    assert fw10.realservers[("192.0.2.41", 0)].forwarding == "tun"
+
+
+@pytest.mark.parametrize("save, listing", [
+    (recorded_out("ipvsadm", "save_mixed"), recorded_out("ipvsadm", "list_mixed")),
+    (handwritten("ipvsadm", "save_extra.txt"), handwritten("ipvsadm", "list_extra.txt")),
+], ids=["recorded", "extra"])
+def test_list_and_save_describe_the_same_table(save: str, listing: str) -> None:
+    saved, listed = parse_save(save), parse_list(listing)
+    assert list(saved.services) == list(listed.services)
+    for key, svc in saved.services.items():
+        other = listed.services[key]
         assert svc.settings() == other.settings()
         assert [(rs.key, rs.forwarding, rs.weight) for rs in svc.realservers.values()] == \
             [(rs.key, rs.forwarding, rs.weight) for rs in other.realservers.values()]
 
 
-def test_parse_list_thresholds_merge() -> None:
-    table = parse_save(fixture("save_mixed.txt"))
-    merge_thresholds(table, parse_list(fixture("list_thresholds.txt"), "thresholds"))
-    rs = table.services[("tcp", "192.0.2.101", 8080)].realservers[("10.0.0.11", 80)]
-    assert (rs.u_threshold, rs.l_threshold) == (100, 10)
-    assert "-a -t 192.0.2.101:8080 -r 10.0.0.11:80 -m -w 3 -x 100 -y 10\n" in render_save(table)
+def test_parse_list_recorded_thresholds_merge() -> None:
+    listing = parse_list(recorded("list_mixed_thresholds"), "thresholds")
+    assert list(listing.services) == RECORDED_KEYS
+    assert listing.services[("tcp", "192.0.2.100", 443)].persistent == 300
+    table = parse_save(recorded("save_mixed"))
+    merge_thresholds(table, listing)
+    rs = table.services[("tcp", "192.0.2.100", 443)].realservers[("192.0.2.21", 443)]
+    assert (rs.forwarding, rs.weight, rs.u_threshold, rs.l_threshold) == ("nat", 2, 100, 10)
+    other = table.services[("tcp", "192.0.2.100", 443)].realservers[("192.0.2.22", 443)]
+    assert (other.u_threshold, other.l_threshold) == (0, 0)
+    # rendered back with -x/-y, so that ipvsadm -R restores them
+    assert render_save(table) == recorded("save_mixed").replace(
+        "-r 192.0.2.21:443 -m -w 2\n", "-r 192.0.2.21:443 -m -w 2 -x 100 -y 10\n")
 
 
-def test_parse_list_stats_and_rates() -> None:
-    table = parse_list(fixture("list_numeric.txt"))
-    merge_info(table, parse_list(fixture("list_stats.txt"), "stats"))
-    merge_info(table, parse_list(fixture("list_rate.txt"), "rates"))
-    svc = table.services[("tcp", "192.0.2.101", 8080)]
-    assert svc.info["stats"]["outbytes"] == 5987654321012
+def test_parse_list_recorded_stats_and_rates() -> None:
+    table = parse_list(recorded("list_mixed"))
+    merge_info(table, parse_list(recorded("list_mixed_stats"), "stats"))
+    merge_info(table, parse_list(recorded("list_mixed_rate"), "rates"))
+    zero_stats = dict.fromkeys(_ipvs.STAT_FIELDS, 0)
+    zero_rates = dict.fromkeys(_ipvs.RATE_FIELDS, 0)
+    for svc in table.services.values():
+        assert (svc.info["stats"], svc.info["rates"]) == (zero_stats, zero_rates), svc.name
+        for rs in svc.realservers.values():
+            assert (rs.info["stats"], rs.info["rates"]) == (zero_stats, zero_rates), rs.hostport
+    assert table.services[("fwmark", "ipv6", 8)].info["stats"] == zero_stats  # "FWM  8 IPv6" + 5 counters
+
+
+def test_parse_list_busy_stats_and_rates() -> None:
+    table = parse_list(recorded("list_mixed"))
+    merge_info(table, parse_list(fixture("list_mixed_stats_busy.txt"), "stats"))
+    merge_info(table, parse_list(fixture("list_mixed_rate_busy.txt"), "rates"))
+    svc = table.services[("tcp", "192.0.2.100", 443)]
+    assert svc.info["stats"]["outbytes"] == 5987654321012  # wider than the 8-digit column
     assert svc.info["rates"] == {"cps": 120, "inpps": 9000, "outpps": 8800, "inbps": 1200000, "outbps": 98000000}
-    rs = table.services[("udp", "2001:db8::10", 53)].realservers[("2001:db8::21", 53)]
-    assert rs.info["stats"] == {"conns": 5, "inpkts": 5, "outpkts": 5, "inbytes": 350, "outbytes": 650}
-    assert rs.info["activeconns"] == 0 and rs.info["inactconns"] == 3
+    rs = table.services[("tcp", "2001:db8::100", 80)].realservers[("2001:db8::21", 80)]
+    assert rs.info["stats"] == {"conns": 10, "inpkts": 10, "outpkts": 10, "inbytes": 700, "outbytes": 1300}
+    assert rs.info["activeconns"] == 0 and rs.info["inactconns"] == 0
+
+
+def test_parse_list_recorded_persistent_conn() -> None:
+    listing = parse_list(recorded("list_mixed_persistent_conn"), "persistent_conn")
+    assert list(listing.services) == RECORDED_KEYS
+    assert listing.services[("tcp", "192.0.2.100", 443)].settings() == \
+        parse_list(recorded("list_mixed")).services[("tcp", "192.0.2.100", 443)].settings()
+    rs = listing.services[("sctp", "192.0.2.100", 9)].realservers[("192.0.2.21", 9)]
+    assert (rs.weight, rs.info) == (5, {"persistconns": 0, "activeconns": 0, "inactconns": 0})
+    table = parse_list(recorded("list_mixed"))
+    merge_info(table, listing)
+    assert table.services[("tcp", "192.0.2.100", 80)].realservers[("192.0.2.22", 80)].info == {
+        "activeconns": 0, "inactconns": 0, "persistconns": 0}
 
 
 def test_parse_list_unit_suffixes_without_exact() -> None:
+    # not recorded (the module always passes --exact): print_largenum() without it
     text = ("IP Virtual Server version 1.2.1 (size=4096)\n"
             "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n"
             "  -> RemoteAddress:Port\n"
@@ -204,22 +308,31 @@ def test_parse_list_unit_suffixes_without_exact() -> None:
 
 
 def test_parse_list_empty() -> None:
-    assert len(parse_list(fixture("list_empty.txt"))) == 0
-    assert len(parse_list(fixture("list_thresholds_empty.txt"), "thresholds")) == 0
+    assert len(parse_list(recorded("list_empty"))) == 0
+    assert parse_list(recorded("list_empty")).info == {"version": "1.2.1", "size": 4096}
+    # an empty --thresholds listing is the recorded one's three header lines
+    header = "".join(recorded("list_mixed_thresholds").splitlines(keepends=True)[:3])
+    assert len(parse_list(header, "thresholds")) == 0
+    assert parse_thresholds(header) == {}
 
 
 def test_parse_timeout_and_daemon() -> None:
-    assert parse_timeout(fixture("timeout.txt")) == {"tcp": 900, "tcpfin": 120, "udp": 300}
-    assert parse_daemon(fixture("daemon_none.txt")) == []
-    daemons = parse_daemon(fixture("daemon.txt"))
-    assert [d["state"] for d in daemons] == ["master", "backup"]
-    assert daemons[0] == {"state": "master", "mcast_interface": "eth0", "syncid": 1, "maxlen": 1472,
-                          "group": "224.0.0.81", "port": 8848, "ttl": 1}
-    # an old kernel reports only interface and syncid
+    assert parse_timeout(recorded("timeout")) == {"tcp": 900, "tcpfin": 120, "udp": 300}
+    assert recorded("daemon_none") == ""
+    assert parse_daemon(recorded("daemon_none")) == []
+    master = recorded("daemon_master")
+    assert parse_daemon(master) == [{"state": "master", "mcast_interface": "eth2", "syncid": 7, "maxlen": 1472,
+                                     "group": "224.0.0.81", "port": 8848, "ttl": 1}]
+    # not recorded: a backup daemon next to it (the same list_daemon() format string)
+    backup = master.replace("master", "backup").replace("eth2", "eth1")
+    assert [d["state"] for d in parse_daemon(master + backup)] == ["master", "backup"]
+    # not recorded: an old kernel reports only interface and syncid
     assert parse_daemon("backup sync daemon (mcast=eth0, syncid=7)\n") == [
         {"state": "backup", "mcast_interface": "eth0", "syncid": 7}]
     with pytest.raises(ParseError):
         parse_timeout("nonsense")
+    with pytest.raises(ParseError):
+        parse_daemon(recorded("timeout"))
 
 
 # ------------------------------------------------------------------ desired state
@@ -347,11 +460,12 @@ def test_plan_keeps_persistence_engine_and_tunnel_settings() -> None:
 
 
 def test_compute_after_matches_what_ipvsadm_would_show() -> None:
-    live = parse_save(fixture("save_dr_wrr.txt"))
-    desired = desired_from_params([web(realservers=[{"address": "192.0.2.12", "weight": 5}])])
+    live = parse_save(recorded("save_mixed"))
+    desired = desired_from_params([web(realservers=[{"address": "192.0.2.22", "weight": 5}])])
     result = compute(live, desired)
-    assert render_save(result.after) == fixture("save_dr_wrr.txt").replace("192.0.2.12:80 -g -w 2", "192.0.2.12:80 -g -w 5")
-    assert render_save(live) == fixture("save_dr_wrr.txt")  # live is not modified
+    assert result.lines == ["-e -t 192.0.2.100:80 -r 192.0.2.22:80 -g -w 5"]
+    assert render_save(result.after) == recorded("save_mixed").replace("192.0.2.22:80 -g -w 3", "192.0.2.22:80 -g -w 5")
+    assert render_save(live) == recorded("save_mixed")  # live is not modified
 
 
 def test_verify_names_service_realserver_and_field() -> None:
@@ -386,33 +500,69 @@ class FakeIpvsadm:
         return self.replies[tuple(argv[1:])]
 
 
+def replay(name: str) -> Tuple[int, str, str]:
+    rec = recording("ipvsadm", name)
+    return rec.rc, rec.out, rec.err
+
+
 def test_runner_reads_save_and_thresholds() -> None:
-    fake = FakeIpvsadm({("-Sn",): (0, fixture("save_mixed.txt"), ""),
-                        ("-Ln", "--thresholds"): (0, fixture("list_thresholds.txt"), "")})
+    fake = FakeIpvsadm({("-Sn",): replay("save_mixed"), ("-Ln", "--thresholds"): replay("list_mixed_thresholds")})
     table = IpvsadmRunner("/sbin/ipvsadm", fake).read_table()
     assert [argv for argv, data in fake.calls] == [["/sbin/ipvsadm", "-Sn"], ["/sbin/ipvsadm", "-Ln", "--thresholds"]]
-    assert table.services[("tcp", "192.0.2.101", 8080)].realservers[("10.0.0.11", 80)].u_threshold == 100
+    rs = table.services[("tcp", "192.0.2.100", 443)].realservers[("192.0.2.21", 443)]
+    assert (rs.u_threshold, rs.l_threshold) == (100, 10)
+
+
+def test_runner_lists_everything_ipvs_info_shows() -> None:
+    fake = FakeIpvsadm({("-Ln",): replay("list_mixed"), ("-Ln", "--thresholds"): replay("list_mixed_thresholds"),
+                        ("-Ln", "--stats", "--exact"): replay("list_mixed_stats"),
+                        ("-Ln", "--rate", "--exact"): replay("list_mixed_rate"),
+                        ("-Ln", "--timeout"): replay("timeout"), ("-Ln", "--daemon"): replay("daemon_master")})
+    runner = IpvsadmRunner("ipvsadm", fake)
+    table = runner.list_table(stats=True, rates=True)
+    assert list(table.services) == RECORDED_KEYS
+    assert table.services[("tcp", "192.0.2.100", 443)].realservers[("192.0.2.21", 443)].u_threshold == 100
+    assert runner.timeouts() == {"tcp": 900, "tcpfin": 120, "udp": 300}
+    assert [d["syncid"] for d in runner.daemons()] == [7]
 
 
 def test_runner_empty_table_needs_one_read() -> None:
-    fake = FakeIpvsadm({("-Sn",): (0, "", "")})
+    fake = FakeIpvsadm({("-Sn",): replay("save_empty")})
     assert len(IpvsadmRunner("ipvsadm", fake).read_table()) == 0
     assert len(fake.calls) == 1
+    # ipvsadm loaded ip_vs by itself for that read: it was not loaded before (recorded)
+    assert recorded("lsmod_before") == "0\n"
 
 
 def test_runner_errors() -> None:
     not_loaded = FakeIpvsadm({("-Sn",): (2, "", fixture("not_loaded.txt"))})
     with pytest.raises(IpvsNotLoaded):
         IpvsadmRunner("ipvsadm", not_loaded).read_table()
+    # not recorded: the same main() message for a caller without privilege is not "not loaded"
+    not_root = FakeIpvsadm({("-Sn",): (2, "", "Can't initialize ipvs: Permission denied (you must be root)\n"
+                                              "Are you sure that IP Virtual Server is built in the kernel or as module?\n")})
+    with pytest.raises(CommandError, match=r"ipvsadm -Sn failed \(rc 2\): Can't initialize ipvs: Permission denied"):
+        IpvsadmRunner("ipvsadm", not_root).read_table()
     broken = FakeIpvsadm({("-Sn",): (0, "garbage\n", "")})
     with pytest.raises(CommandError, match="cannot parse the output of ipvsadm -Sn"):
         IpvsadmRunner("ipvsadm", broken).read_table()
 
 
+@pytest.mark.parametrize("name, err", [
+    ("err_unknown_scheduler", "Scheduler or persistence engine not found\n"),
+    ("err_service_exists", "Service already exists\n"),
+    ("err_restore_bad_line", "Service not defined\n"),
+])
+def test_recorded_ipvsadm_errors(name: str, err: str) -> None:
+    # ipvsadm exits 255 on a failed rule, and -R with the status of its last line
+    assert recording("ipvsadm", name) == Recording(out="", err=err, rc=255)
+
+
 def test_runner_restore_feeds_stdin_and_returns_status() -> None:
-    fake = FakeIpvsadm({("-R",): (1, "", "No such service\n")})
-    assert IpvsadmRunner("ipvsadm", fake).restore(["-D -t 192.0.2.1:80"]) == (1, "", "No such service\n")
-    assert fake.calls == [(["ipvsadm", "-R"], "-D -t 192.0.2.1:80\n")]
+    fake = FakeIpvsadm({("-R",): replay("err_restore_bad_line")})
+    lines = ["-A -t 192.0.2.102:80 -s rr", "-a -t 192.0.2.199:80 -r 192.0.2.21:80 -g"]
+    assert IpvsadmRunner("ipvsadm", fake).restore(lines) == (255, "", "Service not defined\n")
+    assert fake.calls == [(["ipvsadm", "-R"], "-A -t 192.0.2.102:80 -s rr\n-a -t 192.0.2.199:80 -r 192.0.2.21:80 -g\n")]
 
 
 def test_ipvs_loaded(tmp_path: Path) -> None:
@@ -424,9 +574,9 @@ def test_ipvs_loaded(tmp_path: Path) -> None:
 
 
 def big_save(servers: int, weight: int = 1) -> str:
-    lines = ["-A -t 192.0.2.100:80 -s wrr"]
+    lines = ["-A -t [2001:db8::100]:80 -s wrr"]
     for i in range(servers):
-        lines.append(f"-a -t 192.0.2.100:80 -r 10.{i // 65536}.{i // 256 % 256}.{i % 256}:80 -m -w {weight}")
+        lines.append(f"-a -t [2001:db8::100]:80 -r [2001:db8:1::{i:x}]:80 -m -w {weight}")
     return "\n".join(lines) + "\n"
 
 
@@ -434,9 +584,8 @@ def test_5000_realservers_is_linear_and_fast() -> None:
     servers = 5000
     started = time.perf_counter()
     live = parse_save(big_save(servers))
-    params = [{"address": "192.0.2.100", "port": 80, "scheduler": "wrr",
-               "realservers": [{"address": f"10.{i // 65536}.{i // 256 % 256}.{i % 256}", "forwarding": "nat"}
-                               for i in range(servers)]}]
+    params = [{"address": "2001:db8::100", "port": 80, "scheduler": "wrr",
+               "realservers": [{"address": f"2001:db8:1::{i:x}", "forwarding": "nat"} for i in range(servers)]}]
     desired = desired_from_params(params)
     assert plan(live, desired) == []
     noop = time.perf_counter() - started
@@ -447,8 +596,9 @@ def test_5000_realservers_is_linear_and_fast() -> None:
 
 
 def test_parse_thresholds_keeps_only_non_zero() -> None:
-    assert parse_thresholds(fixture("list_thresholds.txt")) == {("tcp", "192.0.2.101", 8080): {("10.0.0.11", 80): (100, 10)}}
-    assert parse_thresholds(fixture("list_thresholds_empty.txt")) == {}
-    assert parse_thresholds(fixture("list_thresholds_dr_wrr.txt")) == {}
+    assert parse_thresholds(recorded("list_mixed_thresholds")) == {
+        ("tcp", "192.0.2.100", 443): {("192.0.2.21", 443): (100, 10)}}
+    assert parse_thresholds(fixture("list_thresholds_web.txt")) == {}
+    assert parse_thresholds(fixture("list_thresholds_extra.txt")) == {}
     with pytest.raises(ParseError):
-        parse_thresholds(fixture("list_numeric.txt"))  # not a --thresholds listing
+        parse_thresholds(recorded("list_mixed"))  # not a --thresholds listing

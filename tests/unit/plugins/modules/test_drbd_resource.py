@@ -1,25 +1,27 @@
 """YAML cases for lvsha.cluster.drbd_resource (see module_cases.py for the case format).
 
-Extra case keys understood here:
+Command steps take their output from recordings (``recorded: NAME``, see recordings.py)
+or hand-written files (``out_file``) where nothing was recorded. Extra case keys
+understood here:
 
 ``proc_drbd``
-    Fixture names under fixtures/drbd/ returned by successive reads of /proc/drbd; the
-    last one repeats. ``null`` stands for "no /proc/drbd" (module not loaded).
+    Successive reads of /proc/drbd; the last one repeats. ``rec/NAME`` is the recorded
+    fixtures/recorded/drbd/NAME.txt, a plain file name one under fixtures/drbd/ (hand-written,
+    see its README.md), ``null`` stands for "no /proc/drbd" (module not loaded).
 ``devices``
-    Block devices the module may read: ``{PATH: {size: BYTES, md_index: internal,
-    md_magic: 0x8374026b, fs: ext4|xfs}}``. Each becomes a sparse image in tmp_path with
-    the meta-data magic written where drbdmeta puts the super block and the file system
-    magic where mkfs puts it. Any other path raises FileNotFoundError.
+    Block devices the module may read: ``{PATH: {size: BYTES|recorded, md_index: internal,
+    md_superblock: recorded, md_magic: 0x8374026b, fs: ext4|xfs}}``. Each becomes a sparse
+    image in tmp_path. ``size: recorded`` is the lab's /dev/vdb size; ``md_superblock:
+    recorded`` writes the super block bytes recorded after ``drbdadm create-md`` where
+    drbdmeta puts it; ``md_magic`` writes (or overwrites) only the magic; ``fs`` writes the
+    file system magic where mkfs puts it. Any other path raises FileNotFoundError.
 ``proc_reads``
     Number of /proc/drbd reads the module must make (optional).
-``out_fixture`` (in a command step)
-    Take the command's stdout from that file under fixtures/drbd/.
 ``progress_text``, ``slept``
     Expected ``progress.text`` of the result; total seconds slept while polling.
 """
 from __future__ import annotations
 
-import copy
 import os
 import struct
 from pathlib import Path
@@ -30,10 +32,17 @@ import pytest
 from ansible_collections.lvsha.cluster.plugins.module_utils import _drbd
 from ansible_collections.lvsha.cluster.plugins.modules import drbd_resource
 
-from module_cases import load_cases, run_case
+from ansible_collections.lvsha.cluster.tests.unit.plugins.modules.module_cases import load_cases, run_case
+from ansible_collections.lvsha.cluster.tests.unit.plugins.modules.recordings import (
+    FIXTURES as ALL_FIXTURES,
+    recorded_device_size,
+    recorded_out,
+    recorded_superblock,
+    resolve_case,
+)
 
 HERE = Path(__file__).parent
-FIXTURES = HERE / "fixtures" / "drbd"
+FIXTURES = ALL_FIXTURES / "drbd"
 
 FS_MAGIC = {
     "ext4": (1080, b"\x53\xef"),
@@ -42,17 +51,26 @@ FS_MAGIC = {
 
 
 def make_image(path: Path, spec: dict[str, Any]) -> None:
-    size = int(spec["size"])
+    size = recorded_device_size() if spec["size"] == "recorded" else int(spec["size"])
+    offset = _drbd.md_superblock_offset(size, spec.get("md_index", "internal"))
     with open(path, "wb") as handle:
         handle.truncate(size)  # sparse
+        if spec.get("md_superblock") == "recorded":
+            handle.seek(offset)
+            handle.write(recorded_superblock())
         if "md_magic" in spec:
-            offset = _drbd.md_superblock_offset(size, spec.get("md_index", "internal"))
-            handle.seek(offset + 60)
+            handle.seek(offset + _drbd.MD_MAGIC_OFFSET)
             handle.write(struct.pack(">I", int(spec["md_magic"])))
         if "fs" in spec:
-            offset, magic = FS_MAGIC[spec["fs"]]
-            handle.seek(offset)
+            fs_offset, magic = FS_MAGIC[spec["fs"]]
+            handle.seek(fs_offset)
             handle.write(magic)
+
+
+def read_proc_fixture(name: str) -> str:
+    if name.startswith("rec/"):
+        return recorded_out("drbd", name[len("rec/"):])
+    return (FIXTURES / name).read_text()
 
 
 class FakeHost:
@@ -72,7 +90,7 @@ class FakeHost:
     def read_proc_drbd(self) -> str | None:
         self.proc_reads += 1
         name = self.proc.pop(0) if len(self.proc) > 1 else self.proc[0]
-        return None if name is None else (FIXTURES / name).read_text()
+        return None if name is None else read_proc_fixture(name)
 
     def open_device(self, path: str) -> BinaryIO:
         if path not in self.images:
@@ -96,10 +114,7 @@ def install(monkeypatch: pytest.MonkeyPatch, fake: FakeHost) -> None:
 
 @pytest.mark.parametrize("case", load_cases(HERE / "test_drbd_resource.yaml"))
 def test_drbd_resource(case: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    case = copy.deepcopy(case)
-    for step in case.get("commands", []):
-        if "out_fixture" in step:
-            step["out"] = (FIXTURES / step.pop("out_fixture")).read_text()
+    case = resolve_case(case, "drbd")
     fake = FakeHost(case, tmp_path)
     install(monkeypatch, fake)
     result = run_case(drbd_resource.main, case)
@@ -120,3 +135,8 @@ def test_fixture_images_match_probe(tmp_path: Path) -> None:
     assert probe.metadata == "v08"
     assert probe.filesystem is None
     assert os.path.getsize(image) == 64 << 20
+    make_image(image, {"size": "recorded", "md_superblock": "recorded"})
+    probe = _drbd.probe_device(host, str(image), "internal")
+    assert (probe.size, probe.metadata) == (268435456, "v08")
+    make_image(image, {"size": "recorded", "md_superblock": "recorded", "md_magic": _drbd.DRBD_MD_MAGIC_84_UNCLEAN})
+    assert _drbd.probe_device(host, str(image), "internal").metadata == "v08 (unclean, activity log not applied)"

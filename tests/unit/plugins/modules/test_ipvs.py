@@ -3,7 +3,6 @@
 """YAML cases for lvsha.cluster.ipvs (see test_ipvs.yaml)."""
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any, Dict
 from unittest import mock
@@ -12,9 +11,9 @@ import pytest
 
 from ansible_collections.lvsha.cluster.plugins.modules import ipvs
 from ansible_collections.lvsha.cluster.tests.unit.plugins.modules.module_cases import load_cases, run_case
+from ansible_collections.lvsha.cluster.tests.unit.plugins.modules.recordings import resolve_case
 
 HERE = Path(__file__).resolve().parent
-FIXTURES = HERE / "fixtures" / "ipvsadm"
 
 
 def _substitute(value: Any, mapping: Dict[str, str]) -> Any:
@@ -30,13 +29,8 @@ def _substitute(value: Any, mapping: Dict[str, str]) -> Any:
 
 
 def prepare(case: Dict[str, Any], tmp_path: Path) -> Dict[str, Any]:
-    """Resolve ``out_file``/``err_file`` into fixture text and ``save_path`` into tmp_path."""
-    case = copy.deepcopy(case)
-    for step in case.get("commands", []):
-        for key in ("out", "err"):
-            name = step.pop(f"{key}_file", None)
-            if name is not None:
-                step[key] = (FIXTURES / name).read_text()
+    """Resolve recorded and hand-written outputs (recordings.py) and ``save_path`` into tmp_path."""
+    case = resolve_case(case, "ipvsadm")
     params = case.setdefault("params", {})
     if params.get("save_path"):
         params["save_path"] = str(tmp_path / params["save_path"])
@@ -60,8 +54,8 @@ def test_ipvs(case: Dict[str, Any], tmp_path: Path) -> None:
 def test_new_save_file_is_world_readable(tmp_path: Path) -> None:
     case = prepare({
         "params": {"services": [], "save_path": "rules"},
-        "commands": [{"argv": ["/usr/sbin/ipvsadm", "-Sn"], "out_file": "save_dr_wrr.txt"},
-                     {"argv": ["/usr/sbin/ipvsadm", "-Ln", "--thresholds"], "out_file": "list_thresholds_dr_wrr.txt"}],
+        "commands": [{"argv": ["/usr/sbin/ipvsadm", "-Sn"], "recorded": "save_mixed"},
+                     {"argv": ["/usr/sbin/ipvsadm", "-Ln", "--thresholds"], "recorded": "list_mixed_thresholds"}],
         "result": {"changed": True},
     }, tmp_path)
     with mock.patch.object(ipvs, "ipvs_loaded", return_value=True):

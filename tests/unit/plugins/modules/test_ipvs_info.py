@@ -3,7 +3,6 @@
 """YAML cases for lvsha.cluster.ipvs_info (see test_ipvs_info.yaml)."""
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any, Dict
 from unittest import mock
@@ -12,19 +11,14 @@ import pytest
 
 from ansible_collections.lvsha.cluster.plugins.modules import ipvs_info
 from ansible_collections.lvsha.cluster.tests.unit.plugins.modules.module_cases import load_cases, run_case
+from ansible_collections.lvsha.cluster.tests.unit.plugins.modules.recordings import resolve_case
 
 HERE = Path(__file__).resolve().parent
-FIXTURES = HERE / "fixtures" / "ipvsadm"
 
 
 @pytest.mark.parametrize("case", load_cases(HERE / "test_ipvs_info.yaml"))
 def test_ipvs_info(case: Dict[str, Any]) -> None:
-    case = copy.deepcopy(case)
-    for step in case.get("commands", []):
-        for key in ("out", "err"):
-            name = step.pop(f"{key}_file", None)
-            if name is not None:
-                step[key] = (FIXTURES / name).read_text()
+    case = resolve_case(case, "ipvsadm")
     with mock.patch.object(ipvs_info, "ipvs_loaded", return_value=case.get("ipvs_loaded", True)):
         result = run_case(ipvs_info.main, case)
     if "services_count" in case:

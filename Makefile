@@ -16,7 +16,7 @@ APT_PACKAGES := qemu-system-x86 qemu-utils debootstrap e2fsprogs openssh-client 
                 drbd-utils mon rsync
 SCENARIOS   := lvs storage
 
-.PHONY: help setup demo test units lint sanity lab lab-build clean
+.PHONY: help setup demo test units lint sanity lab lab-build bench-ipvs clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -77,3 +77,7 @@ lab: lab-build
 clean:
 	-$(LABCTL) down
 	rm -rf build
+
+# Benchmarks print figures; they are not pass/fail tests (see BENCHMARKS.md).
+bench-ipvs: lab-build
+	python3 benchmarks/ipvs_reconcile.py $(BENCH_ARGS)

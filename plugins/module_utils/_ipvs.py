@@ -24,6 +24,7 @@ Output formats follow the ipvsadm 1.31 sources (``ipvsadm.c``: ``print_service_e
 """
 from __future__ import annotations
 
+import copy
 import ipaddress
 import os
 import re
@@ -1173,6 +1174,24 @@ def plan(live: Table, desired: Table, purge: bool = False, purge_realservers: bo
 def verify(live: Table, desired: Table, purge: bool = False, purge_realservers: bool = False) -> List[str]:
     """Where ``live`` still differs from the declared parts of ``desired``: one sentence each."""
     return [change.describe() for change in compute(live, desired, purge, purge_realservers).changes]
+
+
+def with_health(entry: Dict[str, Any], down: Dict[str, List[str]], state: str = "present") -> Dict[str, Any]:
+    """A ``services`` item with health verdicts applied.
+
+    ``entry`` is ``{"name", "on_failure": "drain"|"remove", "service": <services item>,
+    "hosts": {host: index in service["realservers"]}}``; ``down`` maps a service name to the
+    hosts that failed their check. Those real servers become ``drained`` (weight 0) or
+    ``absent``; the others keep their declared weight.
+    """
+    service = copy.deepcopy(entry["service"])
+    service["state"] = state
+    failed = "drained" if entry.get("on_failure", "drain") == "drain" else "absent"
+    for host in down.get(entry["name"], []):
+        index = entry["hosts"].get(host)
+        if index is not None:
+            service["realservers"][index]["state"] = failed
+    return service
 
 
 # --------------------------------------------------------------------------- rendering

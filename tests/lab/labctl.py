@@ -622,10 +622,10 @@ def write_inventory(topo: Topology, path: Path) -> None:
         host = {
             "ansible_host": "127.0.0.1",
             "ansible_port": vm.ssh_port,
-            "lab_public_ip": vm.address("public"),
+            "lvsha_public_address": vm.address("public"),
         }
         if "private" in vm.node.segments:
-            host["lab_private_ip"] = vm.address("private")
+            host["lvsha_private_address"] = vm.address("private")
         for group in vm.node.groups:
             groups.setdefault(group, {"hosts": {}})["hosts"][vm.node.name] = host
     inventory = {"all": {
@@ -637,8 +637,8 @@ def write_inventory(topo: Topology, path: Path) -> None:
                                        "-o ControlMaster=auto -o ControlPersist=300s",
             "ansible_ssh_pipelining": True,
             "lab_topology": topo.name,
-            "lab_public_iface": SEGMENTS["public"][0],
-            "lab_private_iface": SEGMENTS["private"][0],
+            "lvsha_public_interface": SEGMENTS["public"][0],
+            "lvsha_private_interface": SEGMENTS["private"][0],
             "lab_public_cidr": f"{SEGMENTS['public'][2]}.0/24",
             "lab_private_cidr": f"{SEGMENTS['private'][2]}.0/24",
         },

@@ -1,0 +1,34 @@
+# Copyright: lvsha.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read the key in use from a heartbeat authkeys file."""
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Union
+
+AUTH_RE = re.compile(r"^\s*auth\s+(\d+)\s*$")
+KEY_RE = re.compile(r"^\s*(\d+)\s+(sha1|md5|crc)(?:\s+(\S+))?\s*$")
+
+
+def heartbeat_authkey(lines: Union[str, List[str]]) -> str:
+    """The key that ``auth N`` selects, if its method is sha1 or md5; "" otherwise.
+
+    Lines that are not authkeys syntax (the role prepends ``uname -n``) are skipped.
+    """
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    selected, keys = None, {}
+    for line in lines or []:
+        match = AUTH_RE.match(line)
+        if match:
+            selected = match.group(1)
+            continue
+        match = KEY_RE.match(line)
+        if match and match.group(2) != "crc" and match.group(3):
+            keys[match.group(1)] = match.group(3)
+    return keys.get(selected, "") if selected else ""
+
+
+class FilterModule:
+    def filters(self) -> Dict[str, Any]:
+        return {"heartbeat_authkey": heartbeat_authkey}

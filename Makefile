@@ -15,8 +15,10 @@ STAGE       := tests/stage
 APT_PACKAGES := qemu-system-x86 qemu-utils debootstrap e2fsprogs openssh-client python3-venv git \
                 drbd-utils mon rsync
 SCENARIOS   := lvs storage
+# The example inventory is the cluster model; the lab's generated one says how to reach it.
+LVS_INVENTORY := -i inventories/example-lvs/hosts.yml -i inventories/lab/hosts.yml
 
-.PHONY: help setup demo test units lint sanity lab lab-build bench-ipvs clean
+.PHONY: help setup demo test units lint sanity lab lab-build bench-ipvs bench-failover clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -41,8 +43,8 @@ $(COLLECTION):
 demo: setup
 	$(STAGE) lab-build $(LABCTL) build
 	$(STAGE) lab-up $(LABCTL) up lvs
-	$(STAGE) deploy ansible-playbook playbooks/smoke.yml
-	$(STAGE) show $(LABCTL) ssh lb1 -- ipvsadm -Ln
+	$(STAGE) deploy ansible-playbook $(LVS_INVENTORY) playbooks/lvs.yml
+	$(STAGE) show python3 tests/lab/lvslab.py show
 
 test: setup
 	$(STAGE) units $(MAKE) --no-print-directory units
@@ -81,3 +83,6 @@ clean:
 # Benchmarks print figures; they are not pass/fail tests (see BENCHMARKS.md).
 bench-ipvs: lab-build
 	python3 benchmarks/ipvs_reconcile.py $(BENCH_ARGS)
+
+bench-failover:
+	python3 benchmarks/lvs_failover.py $(BENCH_ARGS)

@@ -175,12 +175,12 @@ def _services(find: _Findings, host: str, model: Mapping[str, Any], hostvars: Ma
         forwarding = item.get("forwarding", "dr")
         if forwarding not in FORWARDING:
             find.add(host, f"{path}.forwarding", forwarding, f"must be one of {', '.join(FORWARDING)}")
-        name = item.get("name") or f"{protocol}-{vip}-{port}"
-        if not NAME_RE.match(str(name)):
+        name = str(item.get("name") or f"{protocol}-{vip}-{port}")
+        if not NAME_RE.match(name):
             find.add(host, f"{path}.name", name, "must be letters, digits, '.', '_' or '-' (it names a mon service)")
         elif name in seen_names:
             find.add(host, f"{path}.name", name, f"is already used by {seen_names[name]}")
-        seen_names[str(name)] = path
+        seen_names[name] = path
         if vip is not None and port is not None:
             key = (str(protocol), str(vip), port)
             if key in seen_keys:
@@ -188,7 +188,7 @@ def _services(find: _Findings, host: str, model: Mapping[str, Any], hostvars: Ma
             seen_keys[key] = path
         realservers = _realservers(find, host, path, item.get("realservers"), hostvars,
                                    vips.get(str(vip)) if vip else None, forwarding, port)
-        services.append({"name": str(name), "vip": str(vip) if vip else None, "protocol": protocol, "port": port,
+        services.append({"name": name, "vip": str(vip) if vip else None, "protocol": protocol, "port": port,
                          "scheduler": scheduler, "persistent": persistent, "forwarding": forwarding,
                          "realservers": realservers, "check": _check(find, host, f"{path}.check", item.get("check"))})
     return services
@@ -212,7 +212,7 @@ def _realservers(find: _Findings, host: str, path: str, raw: Any, hostvars: Mapp
         if unknown:
             find.add(host, f"{rpath}.{unknown[0]}", item[unknown[0]], "is not a real server field; use host, weight, port")
         name = item.get("host")
-        if name not in hostvars:
+        if not isinstance(name, str) or name not in hostvars:
             find.add(host, f"{rpath}.host", name, f"is not an inventory host (known: {', '.join(sorted(hostvars))})")
             continue
         if name in seen:
@@ -264,6 +264,15 @@ def _derive(find: _Findings, hostvars: Mapping[str, Any], groups: Mapping[str, A
                          f"must be inside the VIP's subnet {vip['network']} (lvsha_lvs_vips {vip['address']})")
             if address == vip["address"]:
                 find.add(name, "lvsha_public_address", address, "must differ from the floating address")
+    methods: Dict[Tuple[str, str], str] = {}
+    for index, svc in enumerate(services):
+        for rs in svc["realservers"]:
+            first = methods.setdefault((rs["host"], str(svc["vip"])), svc["forwarding"])
+            if first != svc["forwarding"]:
+                # DR and TUN put the VIP on lo or tunl0, NAT does not: one host cannot do both.
+                find.add(viewer, f"lvsha_lvs_services[{index}].forwarding", svc["forwarding"],
+                         f"{rs['host']} is already a {first} real server of {svc['vip']}; "
+                         "use one forwarding method per VIP on a real server")
     for other in _group(groups, "realservers"):
         if other not in {rs["host"] for svc in services for rs in svc["realservers"]}:
             find.add(other, "group realservers", other, "is in group realservers but no lvsha_lvs_services entry lists it")
@@ -329,5 +338,7 @@ def host_plan(hostvars: Mapping[str, Any], host: str, groups: Mapping[str, Any])
                     "hosts": {rs["host"]: i for i, rs in enumerate(svc["realservers"])}} for svc in services],
         "realserver_vips": [{"address": a, "forwarding": f} for a, f in sorted(rs_vips.items())],
         "mon_watches": watches,
-        "haresources": ["lvsha-director"] + [f"IPaddr2::{v['cidr']}/{v['interface']}" for v in vips],
+        # VIP first: heartbeat starts left to right, so a takeover answers clients as soon as the
+        # address moves; the director resource then loads the table and starts mon.
+        "haresources": [f"IPaddr2::{v['cidr']}/{v['interface']}" for v in vips] + ["lvsha-director"],
     }

@@ -1,0 +1,153 @@
+# Copyright: lvsha.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller-side helpers for LVS tests and benchmarks in the running lab (labctl up lvs).
+
+Traffic always comes from the client guest (tests/lab/http_probe.py runs there), never from a
+director: what is measured is what a client on the public segment sees.
+"""
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, List, Optional, Tuple
+
+LAB_DIR = Path(__file__).resolve().parent
+LABCTL = LAB_DIR / "labctl"
+PROBE = LAB_DIR / "http_probe.py"
+VIP_URL = "http://192.0.2.50/"
+
+
+def labctl(*args: str, check: bool = True, timeout: float = 900, stdin: Optional[str] = None) -> str:
+    proc = subprocess.run([str(LABCTL), *args], input=stdin, capture_output=True, text=True, timeout=timeout,
+                          check=False)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"labctl {' '.join(args)} failed (rc {proc.returncode}): {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def ssh(node: str, command: str, check: bool = True, stdin: Optional[str] = None) -> str:
+    return labctl("ssh", node, "--", command, check=check, timeout=300, stdin=stdin)
+
+
+def wait_for(what: str, predicate: Callable[[], bool], timeout: float, step: float = 0.5) -> float:
+    """Seconds until ``predicate()`` held; AssertionError naming ``what`` after ``timeout``."""
+    started = time.monotonic()
+    while True:
+        try:
+            if predicate():
+                return time.monotonic() - started
+        except RuntimeError:
+            pass  # a node that is booting or gone does not answer SSH yet
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(step)
+
+
+def holds_vip(node: str, vip: str = "192.0.2.50", interface: str = "eth1") -> bool:
+    return f" {vip}/" in ssh(node, f"ip -o -4 addr show dev {interface}", check=False)
+
+
+@dataclass
+class Sample:
+    at: float
+    ok: bool
+    what: str
+
+
+class Probe:
+    """http_probe.py in the client guest, started and stopped by PID."""
+
+    def __init__(self, url: str = VIP_URL, interval: float = 0.1, timeout: float = 0.5, node: str = "client"):
+        self.node, self.url, self.interval, self.timeout = node, url, interval, timeout
+
+    def start(self) -> None:
+        ssh(self.node, "cat > /tmp/http_probe.py", stdin=PROBE.read_text())
+        ssh(self.node, f"nohup python3 /tmp/http_probe.py {self.url} --interval {self.interval} "
+                       f"--timeout {self.timeout} --out /tmp/probe.log >/dev/null 2>&1 & echo $! > /tmp/probe.pid")
+
+    def mark(self) -> None:
+        """Split the log here (a ``mark`` line)."""
+        ssh(self.node, "kill -USR1 $(cat /tmp/probe.pid)")
+
+    def samples(self) -> List[Sample]:
+        return parse_samples(ssh(self.node, "cat /tmp/probe.log"))
+
+    def stop(self) -> List[Sample]:
+        ssh(self.node, "kill $(cat /tmp/probe.pid); while kill -0 $(cat /tmp/probe.pid) 2>/dev/null; do sleep 0.1; done")
+        return self.samples()
+
+
+def parse_samples(text: str) -> List[Sample]:
+    """Requests in order; a ``mark`` line becomes a Sample with ``what == "mark"``."""
+    out = []
+    for line in text.splitlines():
+        at, status, what = (line.split(" ", 2) + ["", ""])[:3]
+        out.append(Sample(float(at), status == "ok", "mark" if status == "mark" else what))
+    return out
+
+
+def after_mark(samples: List[Sample], index: int) -> List[Sample]:
+    """The requests after the ``index``-th mark (0-based), up to the next mark."""
+    marks = [i for i, s in enumerate(samples) if s.what == "mark"]
+    start = marks[index] + 1
+    end = marks[index + 1] if index + 1 < len(marks) else len(samples)
+    return [s for s in samples[start:end] if s.what != "mark"]
+
+
+def longest_gap(samples: List[Sample]) -> Tuple[float, int]:
+    """The longest time between two answered requests, and the failed requests in it."""
+    best, failed_in_best, last_ok, failed = 0.0, 0, None, 0
+    for sample in samples:
+        if sample.what == "mark":
+            continue
+        if not sample.ok:
+            failed += 1
+            continue
+        if last_ok is not None and sample.at - last_ok > best:
+            best, failed_in_best = sample.at - last_ok, failed
+        last_ok, failed = sample.at, 0
+    return best, failed_in_best
+
+
+def requests_from_client(count: int, url: str = VIP_URL) -> List[Sample]:
+    """``count`` requests in a row from the client guest (one Python process)."""
+    ssh("client", "cat > /tmp/http_probe.py", stdin=PROBE.read_text())
+    ssh("client", f"python3 /tmp/http_probe.py {url} --interval 0 --timeout 2 --count {count} --out /tmp/burst.log")
+    return parse_samples(ssh("client", "cat /tmp/burst.log"))
+
+
+def median(values: List[float]) -> float:
+    return statistics.median(values)
+
+
+def show() -> int:
+    """``make demo``'s last step: which director holds the VIP, and who answers the client."""
+    active = None
+
+    def someone_holds_it() -> bool:
+        nonlocal active
+        active = next((node for node in ("lb1", "lb2") if holds_vip(node)), None)
+        return active is not None
+
+    took = wait_for("a director to hold the VIP", someone_holds_it, timeout=120)
+    print(f"{active} holds the VIP 192.0.2.50 (waited {took:.0f} s for heartbeat)")
+    print(ssh(active, "ipvsadm -Ln"))
+    samples = requests_from_client(40)
+    counts: dict = {}
+    for sample in samples:
+        key = sample.what if sample.ok else f"failed ({sample.what})"
+        counts[key] = counts.get(key, 0) + 1
+    print("40 requests from the client guest to http://192.0.2.50/ were answered by:")
+    for name, count in sorted(counts.items()):
+        print(f"  {name:10} {count}")
+    return 0 if all(s.ok for s in samples) and len(counts) > 1 else 1
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["show"]:
+        sys.exit("usage: lvslab.py show")
+    sys.exit(show())

@@ -1,0 +1,459 @@
+# Copyright: lvsha.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The LVS cluster model of module_utils/_lvs_model.py: host plans and model checks.
+
+The good model is the example inventory (inventories/example-lvs/), loaded as Ansible would
+merge it: group_vars/all.yml, then the host's groups' files, then the host's own variables.
+Every bad case edits one thing in it and expects an error naming the host, the variable path
+and the bad value.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Callable, Dict, List
+
+import pytest
+import yaml
+
+from ansible_collections.lvsha.cluster.plugins.module_utils._lvs_model import ModelError, check_model, host_plan
+
+EXAMPLE = Path(__file__).resolve().parents[4] / "inventories" / "example-lvs"
+
+
+class Inventory:
+    """hosts.yml and group_vars/ of an inventory, as plain data that a test may edit."""
+
+    def __init__(self, root: Path = EXAMPLE) -> None:
+        self.groups: Dict[str, List[str]] = {"all": []}
+        self.host_vars: Dict[str, Dict[str, Any]] = {}
+        self._walk("all", yaml.safe_load((root / "hosts.yml").read_text())["all"])
+        self.group_vars: Dict[str, Dict[str, Any]] = {
+            path.stem: yaml.safe_load(path.read_text()) or {} for path in sorted((root / "group_vars").glob("*.yml"))}
+
+    def _walk(self, group: str, node: Any) -> None:
+        node = node or {}
+        members = self.groups.setdefault(group, [])
+        for host, variables in (node.get("hosts") or {}).items():
+            self.add_host(host, group, **(variables or {}))
+        for child, sub in (node.get("children") or {}).items():
+            self._walk(child, sub)
+            members.extend(host for host in self.groups[child] if host not in members)
+
+    def add_host(self, host: str, group: str, **variables: Any) -> None:
+        for name in ("all", group):
+            members = self.groups.setdefault(name, [])
+            if host not in members:
+                members.append(host)
+        self.host_vars.setdefault(host, {}).update(variables)
+
+    @property
+    def model(self) -> Dict[str, Any]:
+        """The cluster-wide variables (group_vars/all.yml)."""
+        return self.group_vars["all"]
+
+    @property
+    def services(self) -> List[Dict[str, Any]]:
+        return self.model["lvsha_lvs_services"]
+
+    def hostvars(self) -> Dict[str, Dict[str, Any]]:
+        result = {}
+        for host in self.groups["all"]:
+            merged = copy.deepcopy(self.group_vars.get("all", {}))
+            for group in sorted(g for g, members in self.groups.items() if g != "all" and host in members):
+                merged.update(copy.deepcopy(self.group_vars.get(group, {})))
+            merged.update(copy.deepcopy(self.host_vars.get(host, {})))
+            result[host] = merged
+        return result
+
+
+@pytest.fixture
+def inv() -> Inventory:
+    return Inventory()
+
+
+def plan_of(inv: Inventory, host: str) -> Dict[str, Any]:
+    return host_plan(inv.hostvars(), host, inv.groups)
+
+
+def errors_of(inv: Inventory, host: Any = None) -> List[str]:
+    return check_model(inv.hostvars(), inv.groups, host)
+
+
+# ------------------------------------------------------------------ the example inventory
+
+WWW_SERVICE = {
+    "protocol": "tcp", "address": "192.0.2.50", "port": 80, "scheduler": "wrr",
+    "realservers": [
+        {"address": "192.0.2.21", "port": 80, "forwarding": "dr", "weight": 1},
+        {"address": "192.0.2.22", "port": 80, "forwarding": "dr", "weight": 3},
+        {"address": "192.0.2.12", "port": 80, "forwarding": "dr", "weight": 1},
+    ],
+}
+WWW_HEALTH = [{"name": "www", "on_failure": "drain", "service": WWW_SERVICE, "hosts": {"web1": 0, "web2": 1, "lb2": 2}}]
+WWW_WATCH = [{"name": "www", "monitor": "http.monitor -p 80 -t 2 -u /", "interval": 2, "alertafter": 2, "alertevery": 600}]
+WATCHES = [
+    {"group": "lb2", "address": "192.0.2.12", "services": WWW_WATCH},
+    {"group": "web1", "address": "192.0.2.21", "services": WWW_WATCH},
+    {"group": "web2", "address": "192.0.2.22", "services": WWW_WATCH},
+]
+VIPS = [{"address": "192.0.2.50", "prefix": 24, "interface": "eth1", "cidr": "192.0.2.50/24"}]
+HARESOURCES = ["IPaddr2::192.0.2.50/24/eth1", "lvsha-director"]
+
+
+def test_example_inventory_loads_as_expected(inv: Inventory) -> None:
+    assert inv.groups["directors"] == ["lb1", "lb2"]
+    assert inv.groups["realservers"] == ["web1", "web2", "lb2"]
+    hostvars = inv.hostvars()
+    assert hostvars["lb2"]["lvsha_public_address"] == "192.0.2.12"
+    assert hostvars["lb2"]["realserver_test_page"] is True
+    assert hostvars["web1"]["lvsha_public_interface"] == "eth1"
+
+
+def test_example_inventory_is_a_valid_model(inv: Inventory) -> None:
+    assert errors_of(inv) == []
+    for host in inv.groups["all"]:
+        assert errors_of(inv, host) == [], host
+
+
+def test_plan_of_the_active_director(inv: Inventory) -> None:
+    assert plan_of(inv, "lb1") == {
+        "is_director": True,
+        "is_realserver": False,
+        "doubles_as_realserver": False,
+        "directors": ["lb1", "lb2"],
+        "vips": VIPS,
+        "ipvs_services": [WWW_SERVICE],
+        "health": WWW_HEALTH,
+        "realserver_vips": [],
+        "mon_watches": WATCHES,
+        "haresources": HARESOURCES,
+    }
+
+
+def test_plan_of_the_backup_director_that_doubles_as_real_server(inv: Inventory) -> None:
+    assert plan_of(inv, "lb2") == {
+        "is_director": True,
+        "is_realserver": True,
+        "doubles_as_realserver": True,
+        "directors": ["lb1", "lb2"],
+        "vips": VIPS,
+        "ipvs_services": [WWW_SERVICE],
+        "health": WWW_HEALTH,
+        "realserver_vips": [{"address": "192.0.2.50", "forwarding": "dr"}],
+        "mon_watches": WATCHES,
+        "haresources": HARESOURCES,
+    }
+
+
+def test_plan_of_a_real_server(inv: Inventory) -> None:
+    plan = plan_of(inv, "web1")
+    assert (plan["is_director"], plan["is_realserver"], plan["doubles_as_realserver"]) == (False, True, False)
+    assert plan["ipvs_services"] == [WWW_SERVICE]
+    assert plan["health"] == WWW_HEALTH
+    assert plan["realserver_vips"] == [{"address": "192.0.2.50", "forwarding": "dr"}]
+    assert plan["mon_watches"] == WATCHES
+    assert plan["haresources"] == HARESOURCES
+
+
+def test_plan_of_a_host_outside_lvs(inv: Inventory) -> None:
+    plan = plan_of(inv, "client")
+    assert (plan["is_director"], plan["is_realserver"], plan["realserver_vips"]) == (False, False, [])
+
+
+def test_plans_do_not_share_mutable_parts(inv: Inventory) -> None:
+    plan = plan_of(inv, "lb1")
+    plan["health"][0]["service"]["realservers"][0]["weight"] = 99
+    assert plan["ipvs_services"][0]["realservers"][0]["weight"] == 1
+
+
+# ------------------------------------------------------------------ derived details
+
+
+def test_defaults_for_an_unnamed_service_without_check(inv: Inventory) -> None:
+    inv.services[:] = [{"vip": "192.0.2.50", "port": "443", "realservers": ["web1", "web2", "lb2"]}]
+    plan = plan_of(inv, "lb1")
+    assert plan["ipvs_services"][0]["scheduler"] == "wlc"
+    assert plan["ipvs_services"][0]["port"] == 443
+    assert plan["ipvs_services"][0]["realservers"][0] == {"address": "192.0.2.21", "port": 443, "forwarding": "dr", "weight": 1}
+    assert plan["health"][0]["name"] == "tcp-192.0.2.50-443"
+    assert plan["health"][0]["on_failure"] == "drain"
+    assert plan["mon_watches"][0]["services"] == [{"name": "tcp-192.0.2.50-443", "monitor": "tcp.monitor -p 443 -t 3",
+                                                   "interval": 5, "alertafter": 2, "alertevery": 600}]
+
+
+def test_nat_service_with_own_ports_persistence_and_check_port(inv: Inventory) -> None:
+    inv.model["lvsha_lvs_vips"].append({"address": "192.0.2.51", "prefix": 24})
+    inv.services.append({"name": "api", "vip": "192.0.2.51", "port": 8080, "forwarding": "nat", "persistent": 300,
+                         "scheduler": "rr", "realservers": [{"host": "web1", "port": 8000}, {"host": "web2", "port": 8001}],
+                         "check": {"type": "http", "path": "/health", "port": 9000, "on_failure": "remove"}})
+    plan = plan_of(inv, "web1")
+    assert plan["ipvs_services"][1] == {
+        "protocol": "tcp", "address": "192.0.2.51", "port": 8080, "scheduler": "rr", "persistent": 300,
+        "realservers": [{"address": "192.0.2.21", "port": 8000, "forwarding": "nat", "weight": 1},
+                        {"address": "192.0.2.22", "port": 8001, "forwarding": "nat", "weight": 1}]}
+    assert plan["health"][1]["on_failure"] == "remove"
+    assert plan["health"][1]["hosts"] == {"web1": 0, "web2": 1}
+    web1 = next(w for w in plan["mon_watches"] if w["group"] == "web1")
+    assert [s["name"] for s in web1["services"]] == ["www", "api"]
+    assert web1["services"][1]["monitor"] == "http.monitor -p 9000 -t 3 -u /health"
+    lb2 = next(w for w in plan["mon_watches"] if w["group"] == "lb2")
+    assert [s["name"] for s in lb2["services"]] == ["www"]
+    # web1 serves .50 by direct routing (VIP on lo) and .51 through NAT (no VIP at all).
+    assert plan["realserver_vips"] == [{"address": "192.0.2.50", "forwarding": "dr"},
+                                       {"address": "192.0.2.51", "forwarding": "nat"}]
+
+
+def test_ping_check_and_tunnel_forwarding(inv: Inventory) -> None:
+    inv.model["lvsha_lvs_vips"].append({"address": "192.0.2.53", "prefix": 24, "interface": "eth3"})
+    inv.services[:] = [{"name": "dns", "vip": "192.0.2.53", "protocol": "udp", "port": 53, "forwarding": "tun",
+                        "realservers": ["web1"], "check": {"type": "ping", "timeout": 2}}]
+    inv.groups["realservers"].remove("web2")
+    inv.groups["realservers"].remove("lb2")
+    plan = plan_of(inv, "web1")
+    assert plan["realserver_vips"] == [{"address": "192.0.2.53", "forwarding": "tun"}]
+    assert plan["mon_watches"][0]["services"][0]["monitor"] == "fping.monitor -t 2000"
+    plan = plan_of(inv, "lb1")
+    assert plan["vips"][1] == {"address": "192.0.2.53", "prefix": 24, "interface": "eth3", "cidr": "192.0.2.53/24"}
+    assert plan["haresources"] == ["IPaddr2::192.0.2.50/24/eth1", "IPaddr2::192.0.2.53/24/eth3", "lvsha-director"]
+
+
+def test_vip_interface_defaults_to_the_planned_hosts_public_interface(inv: Inventory) -> None:
+    inv.host_vars["lb2"]["lvsha_public_interface"] = "ens3"
+    assert plan_of(inv, "lb2")["haresources"] == ["IPaddr2::192.0.2.50/24/ens3", "lvsha-director"]
+    assert plan_of(inv, "lb1")["haresources"] == HARESOURCES
+
+
+def test_no_services_needs_no_directors(inv: Inventory) -> None:
+    inv.model["lvsha_lvs_services"] = []
+    inv.groups["directors"] = ["lb1"]
+    inv.groups["realservers"] = []
+    assert errors_of(inv) == []
+    assert plan_of(inv, "lb1")["ipvs_services"] == []
+
+
+def test_check_model_reads_the_model_of_the_host_it_is_asked_about(inv: Inventory) -> None:
+    inv.host_vars["web2"]["lvsha_lvs_services"] = [{"vip": "192.0.2.50", "port": 0, "realservers": ["web1"]}]
+    assert errors_of(inv) == []
+    errors = errors_of(inv, "web2")
+    assert "host web2: lvsha_lvs_services[0].port = 0: must be 1..65535" in errors
+
+
+# ------------------------------------------------------------------ the catalogue of errors
+
+Edit = Callable[[Inventory], None]
+
+
+def _service(**changes: Any) -> Edit:
+    def edit(inv: Inventory) -> None:
+        inv.services[0].update(changes)
+    return edit
+
+
+def _realserver(index: int, **changes: Any) -> Edit:
+    def edit(inv: Inventory) -> None:
+        inv.services[0]["realservers"][index].update(changes)
+    return edit
+
+
+def _check(**changes: Any) -> Edit:
+    def edit(inv: Inventory) -> None:
+        inv.services[0]["check"].update(changes)
+    return edit
+
+
+def _vip(**changes: Any) -> Edit:
+    def edit(inv: Inventory) -> None:
+        inv.model["lvsha_lvs_vips"][0].update(changes)
+    return edit
+
+
+def _host(host: str, **changes: Any) -> Edit:
+    def edit(inv: Inventory) -> None:
+        inv.host_vars[host].update(changes)
+    return edit
+
+
+def _second_service(**changes: Any) -> Edit:
+    def edit(inv: Inventory) -> None:
+        other = copy.deepcopy(inv.services[0])
+        other.update(changes)
+        inv.services.append(other)
+    return edit
+
+
+def _third_director(inv: Inventory) -> None:
+    inv.add_host("lb3", "directors", lvsha_public_address="192.0.2.13")
+
+
+def _single_director(inv: Inventory) -> None:
+    inv.groups["directors"].remove("lb2")
+
+
+def _drop_address(host: str) -> Edit:
+    def edit(inv: Inventory) -> None:
+        del inv.host_vars[host]["lvsha_public_address"]
+    return edit
+
+
+def _idle_realserver(inv: Inventory) -> None:
+    inv.add_host("web3", "realservers", lvsha_public_address="192.0.2.23")
+
+
+def _listed_twice(inv: Inventory) -> None:
+    inv.services[0]["realservers"].append({"host": "web1", "weight": 5})
+
+
+def _vip_declared_twice(inv: Inventory) -> None:
+    inv.model["lvsha_lvs_vips"].append({"address": "192.0.2.50", "prefix": 24})
+
+
+# (id, edit, host, variable path, bad value, part of what is valid)
+CATALOGUE = [
+    ("unknown-realserver-host", _realserver(0, host="web9"), "lb1",
+     "lvsha_lvs_services[0].realservers[0].host", "web9", "is not an inventory host"),
+    ("vip-not-declared", _service(vip="192.0.2.60"), "lb1",
+     "lvsha_lvs_services[0].vip", "192.0.2.60", "is not in lvsha_lvs_vips (declared: 192.0.2.50)"),
+    ("duplicate-vip-port", _second_service(name="www2"), "lb1",
+     "lvsha_lvs_services[1]", "tcp 192.0.2.50:80", "duplicate VIP:port, already declared as lvsha_lvs_services[0]"),
+    ("bad-scheduler", _service(scheduler="wrrr"), "lb1",
+     "lvsha_lvs_services[0].scheduler", "wrrr", "ipvsadm knows rr, wrr"),
+    ("port-0", _service(port=0), "lb1", "lvsha_lvs_services[0].port", 0, "must be 1..65535"),
+    ("port-70000", _service(port=70000), "lb1", "lvsha_lvs_services[0].port", 70000, "must be 1..65535"),
+    ("port-not-a-number", _service(port="http"), "lb1", "lvsha_lvs_services[0].port", "http",
+     "must be an integer 1..65535"),
+    ("weight-minus-1", _realserver(1, weight=-1), "lb1",
+     "lvsha_lvs_services[0].realservers[1].weight", -1, "must be 0..65535"),
+    ("weight-65536", _realserver(1, weight=65536), "lb1",
+     "lvsha_lvs_services[0].realservers[1].weight", 65536, "must be 0..65535"),
+    ("weight-bool", _realserver(1, weight=True), "lb1",
+     "lvsha_lvs_services[0].realservers[1].weight", True, "must be an integer 0..65535"),
+    ("dr-realserver-outside-vip-subnet", _host("web1", lvsha_public_address="203.0.113.21"), "lb1",
+     "lvsha_lvs_services[0].realservers[0].host", "web1",
+     "direct routing needs the real server on the VIP's segment 192.0.2.0/24, but web1 is 203.0.113.21"),
+    ("director-outside-vip-subnet", _host("lb1", lvsha_public_address="203.0.113.11"), "lb1",
+     "lvsha_public_address", "203.0.113.11", "must be inside the VIP's subnet 192.0.2.0/24 (lvsha_lvs_vips 192.0.2.50)"),
+    ("director-holds-the-vip-address", _host("lb1", lvsha_public_address="192.0.2.50"), "lb1",
+     "lvsha_public_address", "192.0.2.50", "must differ from the floating address"),
+    ("three-directors", _third_director, "lb1",
+     "groups.directors", ["lb1", "lb2", "lb3"], "exactly two directors"),
+    ("one-director", _single_director, "lb1", "groups.directors", ["lb1"], "exactly two directors"),
+    ("ipv6-vip", _vip(address="2001:db8::50"), "lb1",
+     "lvsha_lvs_vips[0].address", "2001:db8::50", "must be an IPv4 address"),
+    ("vip-prefix-33", _vip(prefix=33), "lb1", "lvsha_lvs_vips[0].prefix", 33, "must be 1..32"),
+    ("unknown-vip-field", _vip(netmask="255.255.255.0"), "lb1",
+     "lvsha_lvs_vips[0].netmask", "255.255.255.0", "is not a VIP field"),
+    ("vip-declared-twice", _vip_declared_twice, "lb1",
+     "lvsha_lvs_vips[1].address", "192.0.2.50", "is declared twice"),
+    ("bad-check-type", _check(type="https"), "lb1",
+     "lvsha_lvs_services[0].check.type", "https", "must be one of http, tcp, ping"),
+    ("bad-on-failure", _check(on_failure="ignore"), "lb1",
+     "lvsha_lvs_services[0].check.on_failure", "ignore", "must be one of drain, remove"),
+    ("check-interval-0", _check(interval=0), "lb1", "lvsha_lvs_services[0].check.interval", 0, "must be 1..86400"),
+    ("check-path-relative", _check(path="index.html"), "lb1",
+     "lvsha_lvs_services[0].check.path", "index.html", "must be a URL path starting with /"),
+    ("unknown-check-field", _check(url="/"), "lb1", "lvsha_lvs_services[0].check.url", "/", "is not a check field"),
+    ("check-not-a-mapping", _service(check="http"), "lb1", "lvsha_lvs_services[0].check", "http", "must be a mapping"),
+    ("unknown-service-field", _service(weight=3), "lb1",
+     "lvsha_lvs_services[0].weight", 3, "is not a service field; use check, forwarding, name"),
+    ("duplicate-service-name", _second_service(port=8080), "lb1",
+     "lvsha_lvs_services[1].name", "www", "is already used by lvsha_lvs_services[0]"),
+    ("bad-service-name", _service(name="w w"), "lb1",
+     "lvsha_lvs_services[0].name", "w w", "it names a mon service"),
+    ("bad-protocol", _service(protocol="sctp"), "lb1", "lvsha_lvs_services[0].protocol", "sctp", "must be one of tcp, udp"),
+    ("bad-forwarding", _service(forwarding="masq"), "lb1",
+     "lvsha_lvs_services[0].forwarding", "masq", "must be one of dr, nat, tun"),
+    ("persistent-0", _service(persistent=0), "lb1", "lvsha_lvs_services[0].persistent", 0, "must be 1..2678400"),
+    ("no-realservers", _service(realservers=[]), "lb1", "lvsha_lvs_services[0].realservers", [], "must be a non-empty list"),
+    ("realserver-listed-twice", _listed_twice, "lb1",
+     "lvsha_lvs_services[0].realservers[3].host", "web1", "is already listed as lvsha_lvs_services[0].realservers[0]"),
+    ("unknown-realserver-field", _realserver(0, address="192.0.2.21"), "lb1",
+     "lvsha_lvs_services[0].realservers[0].address", "192.0.2.21", "is not a real server field"),
+    ("realserver-missing-public-address", _drop_address("web2"), "web2",
+     "lvsha_public_address", None, "is required: lvsha_lvs_services[0].realservers[1].host on lb1 refers to web2"),
+    ("director-missing-public-address", _drop_address("lb1"), "lb1",
+     "lvsha_public_address", None, "is required: group directors on lb1 refers to lb1"),
+    ("realserver-public-address-not-ipv4", _host("web2", lvsha_public_address="web2.example"), "web2",
+     "lvsha_public_address", "web2.example", "must be an IPv4 address"),
+    ("realserver-in-group-but-in-no-service", _idle_realserver, "web3",
+     "group realservers", "web3", "no lvsha_lvs_services entry lists it"),
+    ("dr-realserver-port-differs", _realserver(0, port=8080), "lb1",
+     "lvsha_lvs_services[0].realservers[0].port", 8080, "must equal the service port 80 with dr forwarding"),
+    ("services-not-a-list", lambda inv: inv.model.update(lvsha_lvs_services={"name": "www"}), "lb1",
+     "lvsha_lvs_services", {"name": "www"}, "must be a list of virtual services"),
+    ("service-not-a-mapping", lambda inv: inv.services.append("www2"), "lb1",
+     "lvsha_lvs_services[1]", "www2", "must be a mapping"),
+]
+
+
+def test_the_catalogue_is_large_and_its_ids_unique() -> None:
+    ids = [case[0] for case in CATALOGUE]
+    assert len(ids) >= 20
+    assert len(set(ids)) == len(ids)
+
+
+@pytest.mark.parametrize("edit, host, path, value, valid", [case[1:] for case in CATALOGUE],
+                         ids=[case[0] for case in CATALOGUE])
+def test_bad_model(inv: Inventory, edit: Edit, host: str, path: str, value: Any, valid: str) -> None:
+    edit(inv)
+    errors = errors_of(inv)
+    head = f"host {host}: {path} = {value!r}: "
+    matching = [error for error in errors if error.startswith(head)]
+    assert matching, f"no error starts with {head!r}: {errors}"
+    assert any(valid in error for error in matching), matching
+    with pytest.raises(ModelError) as caught:
+        plan_of(inv, "lb1")
+    assert caught.value.errors == errors
+
+
+def test_error_message_format(inv: Inventory) -> None:
+    inv.services[0]["port"] = 0
+    assert errors_of(inv) == ["host lb1: lvsha_lvs_services[0].port = 0: must be 1..65535"]
+
+
+def test_every_error_is_reported_in_one_call(inv: Inventory) -> None:
+    inv.services[0]["scheduler"] = "fast"
+    inv.services[0]["realservers"][2]["weight"] = 70000
+    inv.host_vars["lb2"]["lvsha_public_address"] = "203.0.113.12"
+    errors = errors_of(inv)
+    assert errors[0].startswith("host lb1: lvsha_lvs_services[0].scheduler = 'fast': ipvsadm knows ")
+    assert "host lb1: lvsha_lvs_services[0].realservers[2].weight = 70000: must be 0..65535" in errors
+    assert any(e.startswith("host lb1: lvsha_lvs_services[0].realservers[2].host = 'lb2': direct routing") for e in errors)
+    assert any(e.startswith("host lb2: lvsha_public_address = '203.0.113.12': must be inside") for e in errors)
+    assert len(errors) == 4
+
+
+def test_host_plan_raises_model_error_with_every_error(inv: Inventory) -> None:
+    inv.services[0]["port"] = 70000
+    inv.services[0]["check"]["type"] = "smtp"
+    for host in ("lb1", "web1"):  # each host checks the model from its own variables
+        with pytest.raises(ModelError) as caught:
+            plan_of(inv, host)
+        assert caught.value.errors == [
+            f"host {host}: lvsha_lvs_services[0].port = 70000: must be 1..65535",
+            f"host {host}: lvsha_lvs_services[0].check.type = 'smtp': must be one of http, tcp, ping",
+        ]
+        assert str(caught.value) == "\n".join(caught.value.errors)
+
+
+# ------------------------------------------------------------------ regressions
+
+
+def test_duplicate_integer_service_names_are_refused(inv: Inventory) -> None:
+    inv.services[0]["name"] = 8080
+    inv.services.append(dict(copy.deepcopy(inv.services[0]), port=81))
+    assert any(e.startswith("host lb1: lvsha_lvs_services[1].name = '8080': is already used") for e in errors_of(inv))
+
+
+def test_realserver_vips_do_not_depend_on_service_order(inv: Inventory) -> None:
+    nat = {"name": "api", "vip": "192.0.2.50", "port": 8080, "forwarding": "nat",
+           "realservers": [{"host": "web1", "port": 8000}]}
+    inv.services.insert(0, nat)
+    assert any(e.startswith("host lb1: lvsha_lvs_services[1].forwarding = 'dr': web1 is already a nat real server")
+               for e in errors_of(inv))
+
+
+def test_unhashable_realserver_host_is_an_error_not_a_crash(inv: Inventory) -> None:
+    inv.services[0]["realservers"][0]["host"] = ["web1"]
+    errors = errors_of(inv)
+    assert any(e.startswith("host lb1: lvsha_lvs_services[0].realservers[0].host = ['web1']:") for e in errors)

@@ -1,0 +1,360 @@
+# Copyright: lvsha.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""roles/director/files/lvsha-ipvs, run as a program against a fake ipvsadm.
+
+The program gets what it gets on a director: ``_ipvs.py`` in LVSHA_LIB (here the checkout's
+plugins/module_utils), the declared table in LVSHA_IPVS_DESIRED (here written from
+``host_plan(...)["health"]`` of the example inventory, as the director role writes
+/etc/lvsha/ipvs.json), its state in LVSHA_RUN_DIR. LVSHA_IPVSADM is FAKE_IPVSADM below.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+import yaml
+
+from ansible_collections.lvsha.cluster.plugins.module_utils._lvs_model import host_plan
+from ansible_collections.lvsha.cluster.tests.unit.plugins.modules.recordings import recorded_out, recording
+
+REPO = Path(__file__).resolve().parents[3]
+CLI = REPO / "roles" / "director" / "files" / "lvsha-ipvs"
+LIB = REPO / "plugins" / "module_utils"
+EXAMPLE = REPO / "inventories" / "example-lvs"
+
+FAKE_IPVSADM = r'''
+"""A test double of ipvsadm 1.31, NOT ipvsadm: just enough for lvsha-ipvs.
+
+It keeps its table in ipvs-table.json next to itself and logs every call to ipvsadm.log.
+It answers ``-Sn`` and ``-Ln --thresholds`` in the formats of the real ipvsadm output
+recorded in the lab (tests/unit/plugins/modules/fixtures/recorded/ipvsadm/save_mixed.txt and
+list_mixed_thresholds.txt; test_lvsha_ipvs_cli.py checks the two stay identical), and
+``-R``: rule lines on stdin (-A -E -D -a -e -d, TCP/UDP services, no thresholds, no
+tunnel options), with the error messages and the exit status (that of the last line) of
+the real one. Anything else is refused with exit status 99, so that a test fails loudly.
+"""
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TABLE = os.path.join(HERE, "ipvs-table.json")
+LOG = os.path.join(HERE, "ipvsadm.log")
+PROTO = {"-t": "TCP", "-u": "UDP"}
+FORWARD = {"-g": "g", "-m": "m", "-i": "i"}
+
+
+def load():
+    try:
+        with open(TABLE) as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return []
+
+
+def unsupported(what):
+    sys.stderr.write(f"fake ipvsadm: unsupported {what}\n")
+    sys.exit(99)
+
+
+def save(table):
+    for svc in table:
+        selector = f"{svc['flag']} {svc['address']}"
+        line = f"-A {selector} -s {svc['scheduler']}"
+        if svc["persistent"] is not None:
+            line += f" -p {svc['persistent']}"
+        print(line)
+        for rs in svc["realservers"]:
+            line = f"-a {selector} -r {rs['address']} -{rs['forward']} -w {rs['weight']}"
+            print(line + (" --tun-type ipip" if rs["forward"] == "i" else ""))
+
+
+def thresholds(table):
+    print("IP Virtual Server version 1.2.1 (size=4096)")
+    print("Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn ")
+    print("  -> RemoteAddress:Port")
+    for svc in table:
+        line = "%-4s %s %s" % (PROTO[svc["flag"]], svc["address"], svc["scheduler"])
+        if svc["persistent"] is not None:
+            line += f" persistent {svc['persistent']}"
+        print(line)
+        for rs in svc["realservers"]:
+            print("  -> %-28s %-10u %-10u %-10u %-10u" % (rs["address"], 0, 0, 0, 0))
+
+
+def rule(table, tokens):
+    """Apply one rule line; returns an error message or None."""
+    command, opts, i = tokens[0], {}, 1
+    while i < len(tokens):
+        token = tokens[i]
+        if token in PROTO:
+            opts["flag"], opts["address"] = token, tokens[i + 1]
+            i += 2
+        elif token in ("-s", "-p", "-r", "-w"):
+            opts[token], i = tokens[i + 1], i + 2
+        elif token in FORWARD:
+            opts["forward"], i = FORWARD[token], i + 1
+        else:
+            unsupported(f"option {token!r} in {' '.join(tokens)!r}")
+    if "flag" not in opts:
+        unsupported(f"line {' '.join(tokens)!r}")
+    svc = next((s for s in table if (s["flag"], s["address"]) == (opts["flag"], opts["address"])), None)
+    if command == "-A":
+        if svc is not None:
+            return "Service already exists"
+        table.append({"flag": opts["flag"], "address": opts["address"], "scheduler": opts.get("-s", "wlc"),
+                      "persistent": opts.get("-p"), "realservers": []})
+        return None
+    if svc is None:
+        return "Service not defined"
+    if command == "-E":
+        svc["scheduler"], svc["persistent"] = opts.get("-s", "wlc"), opts.get("-p")
+        return None
+    if command == "-D":
+        table.remove(svc)
+        return None
+    if command not in ("-a", "-e", "-d") or "-r" not in opts:
+        unsupported(f"line {' '.join(tokens)!r}")
+    rs = next((r for r in svc["realservers"] if r["address"] == opts["-r"]), None)
+    if command == "-a":
+        if rs is not None:
+            return "Destination already exists"
+        svc["realservers"].append({"address": opts["-r"], "forward": opts.get("forward", "g"),
+                                   "weight": int(opts.get("-w", 1))})
+        return None
+    if rs is None:
+        return "No such destination"
+    if command == "-d":
+        svc["realservers"].remove(rs)
+    else:
+        rs["forward"], rs["weight"] = opts.get("forward", "g"), int(opts.get("-w", 1))
+    return None
+
+
+def restore(table):
+    status = 0
+    for line in sys.stdin.read().splitlines():
+        if not line.strip():
+            continue
+        error = rule(table, line.split())
+        if error:
+            sys.stderr.write(error + "\n")
+        status = 255 if error else 0
+    with open(TABLE, "w") as handle:
+        json.dump(table, handle)
+    return status
+
+
+def main(argv):
+    with open(LOG, "a") as log:
+        log.write(json.dumps(argv) + "\n")
+    table = load()
+    if argv == ["-Sn"]:
+        save(table)
+        return 0
+    if argv == ["-Ln", "--thresholds"]:
+        thresholds(table)
+        return 0
+    if argv == ["-R"]:
+        return restore(table)
+    unsupported(f"arguments {argv}")
+
+
+sys.exit(main(sys.argv[1:]))
+'''
+
+WWW_LINES = [
+    "-A -t 192.0.2.50:80 -s wrr",
+    "-a -t 192.0.2.50:80 -r 192.0.2.21:80 -g -w 1",
+    "-a -t 192.0.2.50:80 -r 192.0.2.22:80 -g -w 3",
+    "-a -t 192.0.2.50:80 -r 192.0.2.12:80 -g -w 1",
+]
+
+
+def head(text: str, lines: int) -> str:
+    return "".join(text.splitlines(keepends=True)[:lines])
+
+
+def example_health() -> List[Dict[str, Any]]:
+    """``host_plan(...)["health"]`` of lb1 in the example inventory."""
+    hosts = yaml.safe_load((EXAMPLE / "hosts.yml").read_text())["all"]["children"]
+    model = yaml.safe_load((EXAMPLE / "group_vars" / "all.yml").read_text())
+    hostvars: Dict[str, Dict[str, Any]] = {}
+    groups: Dict[str, List[str]] = {}
+    for group, node in hosts.items():
+        for host, variables in node["hosts"].items():
+            groups.setdefault(group, []).append(host)
+            hostvars.setdefault(host, dict(model)).update(variables or {})
+    return host_plan(hostvars, "lb1", groups)["health"]
+
+
+class Director:
+    """One director's files in tmp_path, lvsha-ipvs and the fake ipvsadm."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.run_dir = root / "run"
+        self.desired = root / "ipvs.json"
+        self.ipvsadm = root / "ipvsadm"
+        self.ipvsadm.write_text(f"#!{sys.executable}\n{FAKE_IPVSADM.lstrip()}")
+        self.ipvsadm.chmod(0o755)
+        self.write_desired(example_health())
+        self.env = dict(os.environ, LVSHA_LIB=str(LIB), LVSHA_RUN_DIR=str(self.run_dir),
+                        LVSHA_IPVS_DESIRED=str(self.desired), LVSHA_IPVSADM=str(self.ipvsadm))
+
+    def write_desired(self, health: List[Dict[str, Any]]) -> None:
+        self.desired.write_text(json.dumps(health, indent=2) + "\n")
+
+    def cli(self, *args: str, rc: Optional[int] = 0) -> subprocess.CompletedProcess:
+        proc = subprocess.run([sys.executable, str(CLI), *args], env=self.env, capture_output=True, text=True,
+                              check=False, timeout=60)
+        if rc is not None:
+            assert proc.returncode == rc, proc.stderr
+        return proc
+
+    def fake(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        return subprocess.run([str(self.ipvsadm), *args], input=stdin, capture_output=True, text=True,
+                              check=False, timeout=60)
+
+    def table(self) -> Dict[str, Dict[str, Any]]:
+        """The fake's stored table: {service address: {real server address: weight}}."""
+        path = self.root / "ipvs-table.json"
+        stored = json.loads(path.read_text()) if path.exists() else []
+        return {svc["address"]: {rs["address"]: rs["weight"] for rs in svc["realservers"]} for svc in stored}
+
+    def calls(self) -> List[List[str]]:
+        log = self.root / "ipvsadm.log"
+        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+    def down(self) -> Dict[str, List[str]]:
+        return json.loads((self.run_dir / "down.json").read_text())
+
+
+@pytest.fixture
+def director(tmp_path: Path) -> Director:
+    return Director(tmp_path)
+
+
+# ------------------------------------------------------------------ the fake ipvsadm itself
+
+
+def test_fake_ipvsadm_answers_in_the_recorded_formats(director: Director) -> None:
+    assert director.fake("-Sn").stdout == recorded_out("ipvsadm", "save_empty")
+    web = head(recorded_out("ipvsadm", "save_mixed"), 3)
+    assert director.fake("-R", stdin=web).returncode == 0
+    assert director.fake("-Sn").stdout == web
+    assert director.fake("-Ln", "--thresholds").stdout == head(recorded_out("ipvsadm", "list_mixed_thresholds"), 6)
+
+
+def test_fake_ipvsadm_fails_like_the_recorded_one(director: Director) -> None:
+    line = "-A -t 192.0.2.100:80 -s wrr\n"
+    director.fake("-R", stdin=line)
+    exists = recording("ipvsadm", "err_service_exists")
+    proc = director.fake("-R", stdin=line)
+    assert (proc.stderr, proc.returncode) == (exists.err, exists.rc)
+    undefined = recording("ipvsadm", "err_restore_bad_line")
+    proc = director.fake("-R", stdin="-a -t 192.0.2.99:80 -r 192.0.2.21:80 -g -w 1\n")
+    assert (proc.stderr, proc.returncode) == (undefined.err, undefined.rc)
+    assert director.fake("-Ln").returncode == 99
+
+
+# ------------------------------------------------------------------ lvsha-ipvs
+
+
+def test_state(director: Director) -> None:
+    assert json.loads(director.cli("state").stdout) == {"active": False, "down": {}}
+    (director.run_dir / "director-active").touch()
+    (director.run_dir / "down.json").write_text('{"www": ["web2"]}')
+    assert json.loads(director.cli("state").stdout) == {"active": True, "down": {"www": ["web2"]}}
+    assert director.calls() == []
+
+
+def test_apply_into_an_empty_table_then_again(director: Director) -> None:
+    proc = director.cli("apply")
+    assert proc.stdout.splitlines() == WWW_LINES
+    assert director.table() == {"192.0.2.50:80": {"192.0.2.21:80": 1, "192.0.2.22:80": 3, "192.0.2.12:80": 1}}
+    assert director.calls().count(["-R"]) == 1
+    proc = director.cli("apply")
+    assert proc.stdout == ""
+    assert director.calls().count(["-R"]) == 1  # nothing to change, nothing restored
+
+
+def test_health_down_drains_and_up_restores(director: Director) -> None:
+    director.cli("apply")
+    proc = director.cli("health", "www", "web1", "down")
+    assert proc.stdout.splitlines() == ["-e -t 192.0.2.50:80 -r 192.0.2.21:80 -g -w 0"]
+    assert director.table()["192.0.2.50:80"] == {"192.0.2.21:80": 0, "192.0.2.22:80": 3, "192.0.2.12:80": 1}
+    assert director.down() == {"www": ["web1"]}
+    assert director.cli("apply").stdout == ""  # apply keeps the verdict
+    assert director.cli("health", "www", "web1", "down").stdout == ""  # a repeated alert changes nothing
+
+    proc = director.cli("health", "www", "web1", "up")
+    assert proc.stdout.splitlines() == ["-e -t 192.0.2.50:80 -r 192.0.2.21:80 -g -w 1"]
+    assert director.table()["192.0.2.50:80"] == {"192.0.2.21:80": 1, "192.0.2.22:80": 3, "192.0.2.12:80": 1}
+    assert director.down() == {"www": []}
+
+
+def test_health_with_on_failure_remove(director: Director) -> None:
+    health = example_health()
+    health[0]["on_failure"] = "remove"
+    director.write_desired(health)
+    director.cli("apply")
+    assert director.cli("health", "www", "web2", "down").stdout.splitlines() == ["-d -t 192.0.2.50:80 -r 192.0.2.22:80"]
+    assert director.table()["192.0.2.50:80"] == {"192.0.2.21:80": 1, "192.0.2.12:80": 1}
+    assert director.cli("health", "www", "web2", "up").stdout.splitlines() == [
+        "-a -t 192.0.2.50:80 -r 192.0.2.22:80 -g -w 3"]
+    assert director.table()["192.0.2.50:80"]["192.0.2.22:80"] == 3
+
+
+def test_health_on_a_standby_director_is_recorded_for_the_next_apply(director: Director) -> None:
+    proc = director.cli("health", "www", "lb2", "down")
+    assert proc.stdout == ""
+    assert director.down() == {"www": ["lb2"]}
+    assert ["-R"] not in director.calls()
+    assert director.table() == {}
+    assert "-a -t 192.0.2.50:80 -r 192.0.2.12:80 -g -w 0" in director.cli("apply").stdout.splitlines()
+    assert director.table()["192.0.2.50:80"]["192.0.2.12:80"] == 0
+
+
+@pytest.mark.parametrize("name, host", [("www", "web9"), ("api", "web1")])
+def test_health_of_an_unknown_real_server(director: Director, name: str, host: str) -> None:
+    director.cli("apply")
+    proc = director.cli("health", name, host, "down", rc=2)
+    assert proc.stderr == f"lvsha-ipvs: no real server {host} in service {name}\n"
+    assert proc.stdout == ""
+    assert not (director.run_dir / "down.json").exists()
+    assert director.table()["192.0.2.50:80"]["192.0.2.21:80"] == 1
+
+
+def test_health_status_must_be_up_or_down(director: Director) -> None:
+    proc = director.cli("health", "www", "web1", "sick", rc=2)
+    assert "invalid choice: 'sick'" in proc.stderr
+
+
+def test_remove_leaves_other_services(director: Director) -> None:
+    other = head(recorded_out("ipvsadm", "save_mixed"), 3)
+    assert director.fake("-R", stdin=other).returncode == 0
+    director.cli("apply")
+    assert set(director.table()) == {"192.0.2.100:80", "192.0.2.50:80"}
+    assert director.cli("remove").stdout.splitlines() == ["-D -t 192.0.2.50:80"]
+    assert director.table() == {"192.0.2.100:80": {"192.0.2.21:80": 1, "192.0.2.22:80": 3}}
+    assert director.cli("remove").stdout == ""
+
+
+def test_ipvsadm_missing(director: Director) -> None:
+    director.env["LVSHA_IPVSADM"] = str(director.root / "no-ipvsadm")
+    proc = director.cli("apply", rc=1)
+    assert proc.stderr.startswith("lvsha-ipvs: ")
+    assert "no-ipvsadm" in proc.stderr
+
+
+def test_ipvsadm_failing(director: Director) -> None:
+    director.ipvsadm.write_text(f"#!{sys.executable}\nimport sys\nsys.stderr.write('Permission denied\\n')\nsys.exit(2)\n")
+    proc = director.cli("apply", rc=1)
+    assert proc.stderr.startswith("lvsha-ipvs: ")
+    assert "Permission denied" in proc.stderr

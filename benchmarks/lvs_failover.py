@@ -47,7 +47,7 @@ def one_run(index: int) -> tuple[float, int, float, int]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     timings = lvslab.ssh("lb1", "grep -E '^(keepalive|warntime|deadtime|initdead|auto_failback)' /etc/ha.d/ha.cf")

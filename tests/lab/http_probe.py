@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright: lvsha.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A client that requests a URL every INTERVAL seconds and logs what it saw, until SIGTERM.

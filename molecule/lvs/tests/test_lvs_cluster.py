@@ -133,7 +133,7 @@ def test_failover_to_the_backup_director_and_back():
     lvslab.wait_for("lb2 to be a real server again", lambda: on_lo("lb2"), timeout=60)
     print(f"failback done {time.monotonic() - booted:.1f} s after lb1 answered SSH")
     time.sleep(3)
-    samples = [s for s in probe.stop()]
+    samples = probe.stop()
     gap, failed = lvslab.longest_gap(lvslab.after_mark(samples, 1))
     print(f"failback: longest gap the client saw {gap:.2f} s ({failed} failed requests)")
     served = [s for s in samples if s.what != "mark"]

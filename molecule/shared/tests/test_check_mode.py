@@ -5,12 +5,20 @@ import os
 import re
 import subprocess
 
+import yaml
+
+
+def scenario_ansible_args(scenario: str) -> list:
+    """The inventories and other arguments the scenario's converge ran with."""
+    with open(os.path.join(scenario, "molecule.yml"), encoding="utf-8") as handle:
+        config = yaml.safe_load(handle)
+    return [os.path.expandvars(arg) for arg in config["provisioner"].get("ansible_args", [])]
+
 
 def test_converge_in_check_mode_reports_no_change():
     scenario = os.environ["MOLECULE_SCENARIO_DIRECTORY"]
-    inventory = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "inventories", "lab", "hosts.yml")
     proc = subprocess.run(
-        ["ansible-playbook", "--check", "--diff", "-i", inventory, os.path.join(scenario, "converge.yml")],
+        ["ansible-playbook", "--check", "--diff", *scenario_ansible_args(scenario), os.path.join(scenario, "converge.yml")],
         capture_output=True, text=True, check=False, timeout=900,
         env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"},
     )

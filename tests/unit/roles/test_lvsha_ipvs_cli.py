@@ -299,6 +299,16 @@ def test_health_down_drains_and_up_restores(director: Director) -> None:
     assert director.down() == {"www": []}
 
 
+def test_apply_reset_forgets_the_verdicts(director: Director) -> None:
+    # The director resource runs this when mon starts afresh on a takeover.
+    director.cli("apply")
+    director.cli("health", "www", "web1", "down")
+    proc = director.cli("apply", "--reset")
+    assert proc.stdout.splitlines() == ["-e -t 192.0.2.50:80 -r 192.0.2.21:80 -g -w 1"]
+    assert director.down() == {}
+    assert director.cli("apply", "--reset").stdout == ""
+
+
 def test_health_with_on_failure_remove(director: Director) -> None:
     health = example_health()
     health[0]["on_failure"] = "remove"

@@ -47,6 +47,18 @@ def wait_for(what: str, predicate: Callable[[], bool], timeout: float, step: flo
         time.sleep(step)
 
 
+def watch(node: str, condition: str, timeout: float) -> subprocess.Popen:
+    """Start a loop in ``node`` that exits 0 once the shell ``condition`` holds, 1 after ``timeout``.
+
+    Checked once a second inside the guest: no SSH round trip blurs the moment, and an
+    emulated guest has little CPU to spare for a tighter loop (mon runs there too).
+    """
+    script = (f"end=$(( $(date +%s) + {int(timeout)} )); until {condition}; do "
+              f"[ $(date +%s) -ge $end ] && exit 1; sleep 1; done")
+    return subprocess.Popen([str(LABCTL), "ssh", node, "--", script], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
 def holds_vip(node: str, vip: str = "192.0.2.50", interface: str = "eth1") -> bool:
     return f" {vip}/" in ssh(node, f"ip -o -4 addr show dev {interface}", check=False)
 

@@ -309,6 +309,17 @@ def test_apply_reset_forgets_the_verdicts(director: Director) -> None:
     assert director.cli("apply", "--reset").stdout == ""
 
 
+def test_reset_applies_only_on_the_active_director(director: Director) -> None:
+    director.cli("apply")
+    director.cli("health", "www", "web1", "down")
+    assert director.cli("reset").stdout == ""  # standby: verdicts forgotten, table untouched
+    assert director.down() == {}
+    assert director.table()["192.0.2.50:80"]["192.0.2.21:80"] == 0
+    (director.run_dir / "director-active").touch()
+    director.cli("health", "www", "web1", "down")
+    assert director.cli("reset").stdout.splitlines() == ["-e -t 192.0.2.50:80 -r 192.0.2.21:80 -g -w 1"]
+
+
 def test_health_with_on_failure_remove(director: Director) -> None:
     health = example_health()
     health[0]["on_failure"] = "remove"

@@ -12,8 +12,10 @@ from ansible_collections.lvsha.cluster.plugins.module_utils._lvs_model import Mo
 
 
 def _plain(hostvars: Any) -> Dict[str, Any]:
-    # HostVars templates lazily; the model code wants plain mappings.
-    return {name: hostvars[name] for name in hostvars}
+    # HostVars templates lazily: take only the model's variables (lvsha_*), so that an
+    # unrelated undefined variable on some host cannot break the plan, as plain mappings.
+    return {name: {key: hostvars[name][key] for key in hostvars[name] if key.startswith("lvsha_")}
+            for name in hostvars}
 
 
 def lvs_plan(hostvars: Any, host: str, groups: Dict[str, List[str]]) -> Dict[str, Any]:

@@ -273,6 +273,11 @@ def _derive(find: _Findings, hostvars: Mapping[str, Any], groups: Mapping[str, A
                 find.add(viewer, f"lvsha_lvs_services[{index}].forwarding", svc["forwarding"],
                          f"{rs['host']} is already a {first} real server of {svc['vip']}; "
                          "use one forwarding method per VIP on a real server")
+    if not find.errors:
+        try:  # the ipvs module's own validation, so that a bad table fails here and not on a host
+            desired_from_params([_ipvs_service(svc) for svc in services])
+        except ValidationError as exc:
+            find.errors.append(f"host {viewer}: lvsha_lvs_services: {exc}")
     for other in _group(groups, "realservers"):
         if other not in {rs["host"] for svc in services for rs in svc["realservers"]}:
             find.add(other, "group realservers", other, "is in group realservers but no lvsha_lvs_services entry lists it")
@@ -312,10 +317,6 @@ def host_plan(hostvars: Mapping[str, Any], host: str, groups: Mapping[str, Any])
     for svc in services:
         if any(rs["host"] == host for rs in svc["realservers"]):
             rs_vips.setdefault(svc["vip"], svc["forwarding"])
-    try:  # the ipvs module's own validation, so that a bad table fails here and not on a host
-        desired_from_params([_ipvs_service(svc) for svc in services])
-    except ValidationError as exc:
-        raise ModelError([f"host {host}: lvsha_lvs_services: {exc}"]) from None
     interface = own.get("lvsha_public_interface", "eth0")
     vips = [{"address": v["address"], "prefix": v["prefix"], "interface": v["interface"] or interface,
              "cidr": f"{v['address']}/{v['prefix']}"} for v in derived["vips"].values()]

@@ -88,6 +88,11 @@ class Probe:
     def samples(self) -> List[Sample]:
         return parse_samples(ssh(self.node, "cat /tmp/probe.log"))
 
+    def answering(self) -> bool:
+        """Whether the last request was answered."""
+        served = [s for s in self.samples() if s.what != "mark"]
+        return bool(served) and served[-1].ok
+
     def stop(self) -> List[Sample]:
         ssh(self.node, "kill $(cat /tmp/probe.pid); while kill -0 $(cat /tmp/probe.pid) 2>/dev/null; do sleep 0.1; done")
         return self.samples()

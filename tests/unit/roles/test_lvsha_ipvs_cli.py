@@ -268,6 +268,8 @@ def test_fake_ipvsadm_fails_like_the_recorded_one(director: Director) -> None:
 
 def test_state(director: Director) -> None:
     assert json.loads(director.cli("state").stdout) == {"active": False, "down": {}}
+    assert not director.run_dir.exists(), "state must write nothing (the role runs it in check mode)"
+    director.run_dir.mkdir()
     (director.run_dir / "director-active").touch()
     (director.run_dir / "down.json").write_text('{"www": ["web2"]}')
     assert json.loads(director.cli("state").stdout) == {"active": True, "down": {"www": ["web2"]}}

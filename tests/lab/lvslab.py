@@ -78,8 +78,10 @@ class Probe:
 
     def start(self) -> None:
         ssh(self.node, "cat > /tmp/http_probe.py", stdin=PROBE.read_text())
-        ssh(self.node, f"nohup python3 /tmp/http_probe.py {self.url} --interval {self.interval} "
+        ssh(self.node, f"rm -f /tmp/probe.log; nohup python3 /tmp/http_probe.py {self.url} --interval {self.interval} "
                        f"--timeout {self.timeout} --out /tmp/probe.log >/dev/null 2>&1 & echo $! > /tmp/probe.pid")
+        # The first line means the signal handlers are in place: SIGUSR1 before that would kill it.
+        wait_for("the probe to start", lambda: bool(ssh(self.node, "head -c1 /tmp/probe.log", check=False)), 60)
 
     def mark(self) -> None:
         """Split the log here (a ``mark`` line)."""
@@ -113,6 +115,27 @@ def after_mark(samples: List[Sample], index: int) -> List[Sample]:
     start = marks[index] + 1
     end = marks[index + 1] if index + 1 < len(marks) else len(samples)
     return [s for s in samples[start:end] if s.what != "mark"]
+
+
+def responders(samples: List[Sample]) -> dict:
+    """Answered requests per answering host (the test page names it)."""
+    counts: dict = {}
+    for sample in samples:
+        if sample.ok:
+            counts[sample.what] = counts.get(sample.what, 0) + 1
+    return counts
+
+
+def before_mark(samples: List[Sample], index: int) -> List[Sample]:
+    """The requests before the ``index``-th mark (0-based)."""
+    marks = [i for i, s in enumerate(samples) if s.what == "mark"]
+    return [s for s in samples[:marks[index]] if s.what != "mark"]
+
+
+def span(samples: List[Sample]) -> float:
+    """Seconds from the first to the last request: a window shorter than the outage it should
+    contain means the probe stopped logging, and its gap would mean nothing."""
+    return samples[-1].at - samples[0].at if samples else 0.0
 
 
 def longest_gap(samples: List[Sample]) -> Tuple[float, int]:

@@ -33,6 +33,8 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 DEFAULT_CHECK = {"type": "tcp", "path": "/", "interval": 5, "alertafter": 2, "alertevery": 600,
                  "timeout": 3, "on_failure": "drain"}
 MAX_WEIGHT = 65535
+SERVICE_FIELDS = tuple(sorted(("name", "vip", "protocol", "port", "scheduler", "persistent", "forwarding",
+                               "realservers", "check")))
 
 
 class ModelError(Exception):
@@ -66,6 +68,14 @@ def _int_in(find: _Findings, host: str, path: str, value: Any, low: int, high: i
     return number
 
 
+def _unknown_field(find: _Findings, host: str, path: str, item: Mapping[str, Any], fields: Tuple[str, ...],
+                   what: str) -> None:
+    """Report the first key of ``item`` that is not one of ``fields`` (listed in that order)."""
+    unknown = sorted(set(item) - set(fields))
+    if unknown:
+        find.add(host, f"{path}.{unknown[0]}", item[unknown[0]], f"is not a {what} field; use {', '.join(fields)}")
+
+
 def _ipv4(find: _Findings, host: str, path: str, value: Any) -> Optional[ipaddress.IPv4Address]:
     try:
         return ipaddress.IPv4Address(str(value))
@@ -97,9 +107,7 @@ def _vips(find: _Findings, host: str, model: Mapping[str, Any]) -> Dict[str, Dic
         if not isinstance(item, Mapping):
             find.add(host, path, item, "must be a mapping with address and prefix")
             continue
-        unknown = sorted(set(item) - {"address", "prefix", "interface"})
-        if unknown:
-            find.add(host, f"{path}.{unknown[0]}", item[unknown[0]], "is not a VIP field; use address, prefix, interface")
+        _unknown_field(find, host, path, item, ("address", "prefix", "interface"), "VIP")
         address = _ipv4(find, host, f"{path}.address", item.get("address"))
         prefix = _int_in(find, host, f"{path}.prefix", item.get("prefix", 24), 1, 32)
         if address is None or prefix is None:
@@ -119,10 +127,7 @@ def _check(find: _Findings, host: str, path: str, raw: Any) -> Dict[str, Any]:
     if not isinstance(raw, Mapping):
         find.add(host, path, raw, "must be a mapping (type, path, port, interval, alertafter, alertevery, timeout, on_failure)")
         return check
-    unknown = sorted(set(raw) - set(DEFAULT_CHECK) - {"port"})
-    if unknown:
-        find.add(host, f"{path}.{unknown[0]}", raw[unknown[0]],
-                 f"is not a check field; use {', '.join(sorted(set(DEFAULT_CHECK) | {'port'}))}")
+    _unknown_field(find, host, path, raw, tuple(sorted(set(DEFAULT_CHECK) | {"port"})), "check")
     check.update({k: v for k, v in raw.items() if v is not None})
     if check["type"] not in CHECK_TYPES:
         find.add(host, f"{path}.type", check["type"], f"must be one of {', '.join(CHECK_TYPES)}")
@@ -154,10 +159,7 @@ def _services(find: _Findings, host: str, model: Mapping[str, Any], hostvars: Ma
         if not isinstance(item, Mapping):
             find.add(host, path, item, "must be a mapping with vip, port and realservers")
             continue
-        allowed = {"name", "vip", "protocol", "port", "scheduler", "persistent", "forwarding", "realservers", "check"}
-        unknown = sorted(set(item) - allowed)
-        if unknown:
-            find.add(host, f"{path}.{unknown[0]}", item[unknown[0]], f"is not a service field; use {', '.join(sorted(allowed))}")
+        _unknown_field(find, host, path, item, SERVICE_FIELDS, "service")
         protocol = item.get("protocol", "tcp")
         if protocol not in PROTOCOLS:
             find.add(host, f"{path}.protocol", protocol, f"must be one of {', '.join(PROTOCOLS)}")
@@ -208,9 +210,7 @@ def _realservers(find: _Findings, host: str, path: str, raw: Any, hostvars: Mapp
         if not isinstance(item, Mapping):
             find.add(host, rpath, item, "must be a mapping with host and weight")
             continue
-        unknown = sorted(set(item) - {"host", "weight", "port"})
-        if unknown:
-            find.add(host, f"{rpath}.{unknown[0]}", item[unknown[0]], "is not a real server field; use host, weight, port")
+        _unknown_field(find, host, rpath, item, ("host", "weight", "port"), "real server")
         name = item.get("host")
         if not isinstance(name, str) or name not in hostvars:
             find.add(host, f"{rpath}.host", name, f"is not an inventory host (known: {', '.join(sorted(hostvars))})")

@@ -1,0 +1,293 @@
+# Copyright: lvsha.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The storage pair part of the cluster model: check it, and derive what each node needs.
+
+The model (see ``roles/drbd/README.md``):
+
+* group ``storage``: the two nodes, each with ``lvsha_public_address``/``_interface`` and
+  ``lvsha_private_address``/``_interface`` (DRBD replicates over the private segment);
+* ``lvsha_storage_vip``: the floating address that NFS clients mount from;
+* ``lvsha_drbd_resources``: the replicated volumes (device minor, backing disk, port, file
+  system and mount point, the node whose data wins the first synchronisation);
+* ``lvsha_nfs_exports``: directories on those volumes and the clients that may mount them.
+
+:func:`storage_plan` gives one node its share: the ``.res`` contents, the exports lines and
+heartbeat's resource chain. :func:`check_storage_model` returns every error at once, each
+naming the host, the variable path, the bad value and what would be valid, as the LVS model
+does. Nothing here imports Ansible.
+"""
+from __future__ import annotations
+
+import ipaddress
+import posixpath
+import re
+from typing import Any, Dict, List, Mapping, Optional
+
+from ._lvs_model import NAME_RE, ModelError, _Findings, _host_address, _int_in, _ipv4, _unknown_field
+
+GROUP = "storage"
+PROTOCOLS = ("A", "B", "C")
+FSTYPES = ("ext4", "ext3", "xfs")
+RESOURCE_FIELDS = ("name", "minor", "disk", "meta_disk", "port", "protocol", "nodes", "initial_primary",
+                   "skip_initial_sync", "fstype", "mount", "mkfs", "resync_rate")
+EXPORT_FIELDS = ("path", "clients")
+CLIENT_FIELDS = ("host", "options")
+DEFAULT_EXPORT_OPTIONS = ("rw", "sync", "no_subtree_check")
+# exports(5) options; those with "=" take a value.
+EXPORT_FLAGS = frozenset((
+    "secure", "insecure", "rw", "ro", "async", "sync", "wdelay", "no_wdelay", "hide", "nohide", "crossmnt",
+    "no_subtree_check", "subtree_check", "insecure_locks", "secure_locks", "no_auth_nlm", "auth_nlm",
+    "no_acl", "acl", "root_squash", "no_root_squash", "all_squash", "no_all_squash", "mp"))
+EXPORT_VALUED = frozenset(("fsid", "anonuid", "anongid", "sec", "refer", "replicas", "mountpoint", "mp",
+                           "pnfs", "security_label", "xprtsec"))
+RATE_RE = re.compile(r"^[1-9][0-9]*[KMG]?$")
+HOSTNAME_RE = re.compile(r"^[A-Za-z0-9*?.-]+$")
+NETGROUP_RE = re.compile(r"^@[A-Za-z0-9_.-]+$")
+DEVICE_RE = re.compile(r"^/dev/[A-Za-z0-9_./-]+$")
+MAX_MINOR = 1048575
+
+
+def _abs_path(find: _Findings, host: str, path: str, value: Any, what: str) -> Optional[str]:
+    if not isinstance(value, str) or not value.startswith("/") or value != posixpath.normpath(value) \
+            or any(c.isspace() or c in "\"'\\;{}" for c in value):
+        find.add(host, path, value, f"must be {what}: an absolute, normalised path without spaces or quotes")
+        return None
+    return value
+
+
+def _vip(find: _Findings, host: str, model: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
+    raw = model.get("lvsha_storage_vip")
+    if not isinstance(raw, Mapping):
+        find.add(host, "lvsha_storage_vip", raw, "is required: a mapping {address, prefix, interface}")
+        return None
+    _unknown_field(find, host, "lvsha_storage_vip", raw, ("address", "interface", "prefix"), "VIP")
+    address = _ipv4(find, host, "lvsha_storage_vip.address", raw.get("address"))
+    prefix = _int_in(find, host, "lvsha_storage_vip.prefix", raw.get("prefix", 24), 1, 32)
+    if address is None or prefix is None:
+        return None
+    return {"address": str(address), "prefix": prefix, "interface": raw.get("interface"),
+            "network": ipaddress.IPv4Network(f"{address}/{prefix}", strict=False)}
+
+
+def _resources(find: _Findings, host: str, model: Mapping[str, Any], nodes: List[str],
+               hostvars: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    raw = model.get("lvsha_drbd_resources")
+    if not isinstance(raw, list) or not raw:
+        find.add(host, "lvsha_drbd_resources", raw, "is required: a list of DRBD resources (name, minor, disk, ...)")
+        return []
+    resources: List[Dict[str, Any]] = []
+    seen: Dict[str, Dict[Any, int]] = {"name": {}, "minor": {}, "port": {}, "mount": {}}
+    for index, item in enumerate(raw):
+        path = f"lvsha_drbd_resources[{index}]"
+        if not isinstance(item, Mapping):
+            find.add(host, path, item, "must be a mapping with name, minor, disk, port, initial_primary and mount")
+            continue
+        _unknown_field(find, host, path, item, tuple(sorted(RESOURCE_FIELDS)), "DRBD resource")
+        res: Dict[str, Any] = {"index": index}
+        name = item.get("name")
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            find.add(host, f"{path}.name", name, "must be a name of letters, digits, '.', '_' and '-'")
+        res["name"] = name
+        res["minor"] = _int_in(find, host, f"{path}.minor", item.get("minor"), 0, MAX_MINOR)
+        res["port"] = _int_in(find, host, f"{path}.port", item.get("port", 7788 + index), 1, 65535)
+        disk = item.get("disk")
+        if not isinstance(disk, str) or not DEVICE_RE.match(disk):
+            find.add(host, f"{path}.disk", disk, "must be the backing block device, a /dev/... path")
+        res["disk"] = disk
+        meta = item.get("meta_disk", "internal")
+        if meta != "internal" and (not isinstance(meta, str) or not DEVICE_RE.match(meta)):
+            find.add(host, f"{path}.meta_disk", meta, "must be internal or a /dev/... path")
+        res["meta_disk"] = meta
+        protocol = str(item.get("protocol", "C")).upper()
+        if protocol not in PROTOCOLS:
+            find.add(host, f"{path}.protocol", item.get("protocol"), "must be A, B or C (C: a write completes on both nodes)")
+        res["protocol"] = protocol
+        res_nodes = item.get("nodes", nodes)
+        if not isinstance(res_nodes, list) or len(res_nodes) != 2 or len(set(map(str, res_nodes))) != 2:
+            find.add(host, f"{path}.nodes", res_nodes, "must name the two nodes of the pair")
+            res_nodes = []
+        for node in res_nodes:
+            if node not in hostvars:
+                find.add(host, f"{path}.nodes", node,
+                         f"is not an inventory host; a .res may only name hosts of group {GROUP} ({', '.join(nodes)})")
+            elif node not in nodes:
+                find.add(host, f"{path}.nodes", node, f"is not in group {GROUP} ({', '.join(nodes)})")
+        res["nodes"] = list(res_nodes)
+        initial = item.get("initial_primary")
+        if initial not in res["nodes"]:
+            find.add(host, f"{path}.initial_primary", initial,
+                     f"must name the node whose data wins the first synchronisation, one of {', '.join(map(str, res['nodes']))}")
+        res["initial_primary"] = initial
+        for flag in ("skip_initial_sync", "mkfs"):
+            value = item.get(flag, False)
+            if not isinstance(value, bool):
+                find.add(host, f"{path}.{flag}", value, "must be true or false")
+            res[flag] = value is True
+        fstype = item.get("fstype", "ext4")
+        if fstype not in FSTYPES:
+            find.add(host, f"{path}.fstype", fstype, f"must be one of {', '.join(FSTYPES)}")
+        res["fstype"] = fstype
+        mount = _abs_path(find, host, f"{path}.mount", item.get("mount"), "the mount point heartbeat mounts it on")
+        if mount == "/":
+            find.add(host, f"{path}.mount", mount, "must not be /")
+            mount = None
+        res["mount"] = mount
+        rate = str(item.get("resync_rate", "40M"))
+        if not RATE_RE.match(rate):
+            find.add(host, f"{path}.resync_rate", item.get("resync_rate"), "must be a rate like 40M (bytes per second, K/M/G)")
+        res["resync_rate"] = rate
+        for key in seen:
+            value = res[key]
+            if value is None:
+                continue
+            if value in seen[key]:
+                find.add(host, f"{path}.{key}", value,
+                         f"is already used by lvsha_drbd_resources[{seen[key][value]}]; each resource needs its own")
+            else:
+                seen[key][value] = index
+        res["device"] = f"/dev/drbd{res['minor']}"
+        res["peers"] = [{"name": node, "address": _host_address(find, hostvars, node, "private", host, f"{path}.nodes")}
+                        for node in res["nodes"] if node in hostvars]
+        addresses = [peer["address"] for peer in res["peers"] if peer["address"]]
+        if len(addresses) == 2 and addresses[0] == addresses[1]:
+            find.add(host, f"{path}.nodes", res["nodes"], f"the peers must have distinct lvsha_private_address (both {addresses[0]})")
+        resources.append(res)
+    return resources
+
+
+def _client(find: _Findings, host: str, path: str, raw: Any) -> Optional[str]:
+    if not isinstance(raw, Mapping):
+        find.add(host, path, raw, "must be a mapping {host, options}")
+        return None
+    _unknown_field(find, host, path, raw, CLIENT_FIELDS, "NFS client")
+    spec = raw.get("host")
+    valid = isinstance(spec, str) and (spec == "*" or NETGROUP_RE.match(spec) is not None)
+    if isinstance(spec, str) and not valid:
+        try:
+            ipaddress.ip_network(spec, strict=True)
+            valid = True
+        except ValueError:
+            valid = "/" not in spec and not spec[:1].isdigit() and HOSTNAME_RE.match(spec) is not None
+    if not valid:
+        find.add(host, f"{path}.host", spec,
+                 "must be an address, a network like 192.0.2.0/24 (host bits zero), a host name or wildcard, or @netgroup")
+        return None
+    options = raw.get("options", list(DEFAULT_EXPORT_OPTIONS))
+    if isinstance(options, str):
+        options = options.split(",")
+    if not isinstance(options, list) or not options:
+        find.add(host, f"{path}.options", options, "must be a list of exports(5) options, for example [rw, sync]")
+        return None
+    good = True
+    for opt in options:
+        key, sep, value = str(opt).partition("=")
+        if (sep and (key not in EXPORT_VALUED or not value or any(c.isspace() or c in ",()" for c in value))) or \
+                (not sep and key not in EXPORT_FLAGS):
+            find.add(host, f"{path}.options", opt, "is not an exports(5) option (rw, ro, sync, no_subtree_check, fsid=N, ...)")
+            good = False
+    if "rw" in options and "ro" in options:
+        find.add(host, f"{path}.options", options, "cannot be both rw and ro")
+        good = False
+    return f"{spec}({','.join(map(str, options))})" if good else None
+
+
+def _with_fsid(spec: str, fsid: int) -> str:
+    # Both nodes must hand out the same file handles, or clients see ESTALE after a failover.
+    return spec if "(fsid=" in spec or ",fsid=" in spec else f"{spec[:-1]},fsid={fsid})"
+
+
+def _exports(find: _Findings, host: str, model: Mapping[str, Any], mounts: List[str]) -> List[Dict[str, Any]]:
+    raw = model.get("lvsha_nfs_exports")
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        find.add(host, "lvsha_nfs_exports", raw, "must be a list of {path, clients}")
+        return []
+    exports: List[Dict[str, Any]] = []
+    paths: Dict[str, int] = {}
+    for index, item in enumerate(raw):
+        path = f"lvsha_nfs_exports[{index}]"
+        if not isinstance(item, Mapping):
+            find.add(host, path, item, "must be a mapping {path, clients}")
+            continue
+        _unknown_field(find, host, path, item, EXPORT_FIELDS, "NFS export")
+        directory = _abs_path(find, host, f"{path}.path", item.get("path"), "the exported directory")
+        if directory is not None:
+            if not any(directory == m or directory.startswith(m.rstrip("/") + "/") for m in mounts):
+                find.add(host, f"{path}.path", directory,
+                         f"must lie on a replicated volume (a mount of lvsha_drbd_resources: {', '.join(mounts) or 'none'}); "
+                         "anything else is lost on failover")
+            if directory in paths:
+                find.add(host, f"{path}.path", directory, f"is already exported by lvsha_nfs_exports[{paths[directory]}]")
+            paths.setdefault(directory, index)
+        clients = item.get("clients")
+        if not isinstance(clients, list) or not clients:
+            find.add(host, f"{path}.clients", clients, "must list at least one client {host, options}")
+            continue
+        specs = [_client(find, host, f"{path}.clients[{i}]", c) for i, c in enumerate(clients)]
+        if directory is not None and all(specs):
+            exports.append({"path": directory, "clients": [_with_fsid(spec, index + 1) for spec in specs if spec]})
+    return exports
+
+
+def _derive(find: _Findings, hostvars: Mapping[str, Any], groups: Mapping[str, Any],
+            host: Optional[str]) -> Dict[str, Any]:
+    nodes = list(groups.get(GROUP) or [])
+    viewer = host or (nodes[0] if nodes else next(iter(hostvars), "localhost"))
+    model = hostvars.get(viewer, {})
+    if len(nodes) != 2:
+        find.add(viewer, f"groups.{GROUP}", nodes, "heartbeat's haresources mode takes exactly two storage nodes")
+    vip = _vip(find, viewer, model)
+    resources = _resources(find, viewer, model, nodes, hostvars)
+    exports = _exports(find, viewer, model, [r["mount"] for r in resources if r["mount"]])
+    for node in nodes:
+        for segment in ("public", "private"):
+            if not hostvars.get(node, {}).get(f"lvsha_{segment}_interface"):
+                find.add(node, f"lvsha_{segment}_interface", None, f"is required on every node of group {GROUP}")
+        address = _host_address(find, hostvars, node, "public", node, f"group {GROUP}")
+        if vip is None or address is None:
+            continue
+        if ipaddress.IPv4Address(address) not in vip["network"]:
+            find.add(node, "lvsha_public_address", address, f"must be inside the VIP's subnet {vip['network']} (lvsha_storage_vip)")
+        if address == vip["address"]:
+            find.add(node, "lvsha_public_address", address, "must differ from the floating address")
+    return {"viewer": viewer, "nodes": nodes, "vip": vip, "resources": resources, "exports": exports}
+
+
+def check_storage_model(hostvars: Mapping[str, Any], groups: Mapping[str, Any], host: Optional[str] = None) -> List[str]:
+    """Every error in the storage model, as seen from ``host`` (default: the first storage node)."""
+    find = _Findings()
+    _derive(find, hostvars, groups, host)
+    return find.errors
+
+
+def storage_plan(hostvars: Mapping[str, Any], host: str, groups: Mapping[str, Any]) -> Dict[str, Any]:
+    """What storage node ``host`` needs; raises ModelError listing every problem."""
+    find = _Findings()
+    derived = _derive(find, hostvars, groups, host)
+    if find.errors:
+        raise ModelError(find.errors)
+    vip = derived["vip"]
+    interface = vip["interface"] or hostvars[host].get("lvsha_public_interface")
+    resources = [{key: res[key] for key in ("name", "minor", "device", "disk", "meta_disk", "port", "protocol",
+                                            "fstype", "mount", "mkfs", "skip_initial_sync", "resync_rate", "peers")}
+                 | {"initial_primary": res["initial_primary"] == host} for res in derived["resources"]]
+    state_dir = posixpath.join(resources[0]["mount"], ".nfs-state")
+    chain = [item for res in resources
+             for item in (f"drbddisk::{res['name']}", f"Filesystem::{res['device']}::{res['mount']}::{res['fstype']}")]
+    if derived["exports"]:
+        # NFS state (client records, statd) moves with the volume, before the address does.
+        chain.append("lvsha-nfs-state")
+    chain.append(f"IPaddr2::{vip['address']}/{vip['prefix']}/{interface}")
+    if derived["exports"]:
+        chain.append("nfs-kernel-server")
+    return {
+        "is_node": host in derived["nodes"],
+        "nodes": derived["nodes"],
+        "vip": {"address": vip["address"], "prefix": vip["prefix"], "interface": interface,
+                "cidr": f"{vip['address']}/{vip['prefix']}"},
+        "resources": resources,
+        "exports": derived["exports"],
+        "nfs_state_dir": state_dir,
+        "haresources": chain,
+    }

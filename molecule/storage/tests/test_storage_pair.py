@@ -1,0 +1,194 @@
+# Copyright: lvsha.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The storage pair of inventories/example-storage, deployed in the lab, checked from the NFS client.
+
+Runs in order: the converged state and its files, bad input refused on the controller, a
+changed resource file applied in place, then failover (nas1 powered off while the client
+writes), failback (nas1 booted again), and last a refused initial_primary over newer data
+followed by a full resync. Stall and resync figures are printed (``-s``); BENCHMARKS.md
+takes medians from benchmarks/storage_failover.py.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(REPO / "tests" / "lab"))
+import lvslab  # noqa: E402
+import storagelab as lab  # noqa: E402
+
+testinfra_hosts = ["nas1", "nas2"]
+
+RES = lab.RESOURCE["name"]
+WRITER_FILES = 10  # files the writer must report before and after an event
+
+
+def playbook(extra: dict | None = None) -> subprocess.CompletedProcess:
+    """playbooks/storage.yml with the scenario's inventories, optionally with extra variables."""
+    inventories = ["-i", f"{REPO}/inventories/example-storage/hosts.yml", "-i", f"{REPO}/inventories/lab/hosts.yml"]
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
+        yaml.safe_dump(extra or {}, handle)
+    try:
+        proc = subprocess.run(["ansible-playbook", *inventories, "-e", f"@{handle.name}", f"{REPO}/playbooks/storage.yml"],
+                              capture_output=True, text=True, check=False, timeout=1200,
+                              env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_CONFIG": f"{REPO}/ansible.cfg"})
+    finally:
+        os.unlink(handle.name)
+    print(proc.stdout[-3000:], proc.stderr[-1500:])
+    return proc
+
+
+def recap(proc: subprocess.CompletedProcess) -> dict:
+    return {host: int(changed) for host, changed in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", proc.stdout, re.M)}
+
+
+def resources_with(**change) -> dict:
+    resources = copy.deepcopy(lab.MODEL["lvsha_drbd_resources"])
+    resources[0].update(change)
+    return {"lvsha_drbd_resources": resources}
+
+
+def disk_written_kib(node: str) -> int:
+    """KiB written to the local disk through DRBD since the resource came up (dw: in /proc/drbd)."""
+    return int(re.search(r"\bdw:(\d+)", lvslab.ssh(node, "cat /proc/drbd")).group(1))
+
+
+def resync_rate_kib(node: str) -> int:
+    """The resync rate the kernel runs with (drbdsetup show prints it in KiB/s)."""
+    return int(re.search(r"resync-rate\s+(\d+)k;", lvslab.ssh(node, f"drbdsetup show {RES}")).group(1))
+
+
+# ------------------------------------------------------------------ converged state
+
+def test_pair_is_connected_in_sync_and_nas1_serves():
+    for node, role in (("nas1", "Primary/Secondary"), ("nas2", "Secondary/Primary")):
+        assert lab.drbd(node) == {"role": role, "cstate": "Connected", "dstate": "UpToDate/UpToDate"}, node
+    assert lab.serves("nas1")
+    assert not lab.serves("nas2")
+
+
+def test_secret_files_are_root_only(host):
+    res = host.file(f"/etc/drbd.d/{RES}.res")
+    assert (res.user, res.group, res.mode) == ("root", "root", 0o600)
+    assert "cram-hmac-alg sha1;" in res.content_string
+    assert re.search(r'shared-secret "[A-Za-z0-9]{48}";', res.content_string)
+    keys = host.file("/etc/ha.d/authkeys")
+    assert (keys.user, keys.group, keys.mode) == ("root", "root", 0o600)
+
+
+def test_both_nodes_share_one_secret():
+    secrets = {lvslab.ssh(n, f"sed -n 's/.*shared-secret \"\\(.*\\)\";/\\1/p' /etc/drbd.d/{RES}.res").strip()
+               for n in ("nas1", "nas2")}
+    assert len(secrets) == 1 and "" not in secrets
+
+
+def test_heartbeat_alone_mounts_and_serves(host):
+    assert not host.service("nfs-server").is_enabled
+    assert host.service("drbd").is_enabled
+    assert lab.RESOURCE["mount"] not in host.file("/etc/fstab").content_string
+    chain = host.file("/etc/ha.d/haresources").content_string
+    assert f"nas1 drbddisk::{RES} Filesystem::/dev/drbd0::/srv/nfs::ext4 lvsha-nfs-state " \
+           f"IPaddr2::{lab.VIP}/24/eth1 nfs-kernel-server" in chain
+
+
+# ------------------------------------------------------------------ bad input, changed input
+
+def test_a_resource_naming_an_unknown_host_is_refused_before_any_host_changes():
+    proc = playbook(resources_with(nodes=["nas1", "nas3"]))
+    assert proc.returncode != 0
+    assert "lvsha_drbd_resources[0].nodes = 'nas3': is not an inventory host" in proc.stdout
+    assert set(recap(proc)) == {"localhost"}, "a storage node was contacted"
+
+
+def test_a_changed_resource_file_is_adjusted_in_place():
+    before = disk_written_kib("nas1")
+    changed = playbook(resources_with(resync_rate="20M"))
+    assert changed.returncode == 0
+    assert recap(changed)["nas1"] > 0
+    assert resync_rate_kib("nas2") == 20 * 1024
+    # Not taken down: still Primary and mounted, and the write counter was not reset.
+    assert lab.serves("nas1")
+    assert lab.drbd("nas1")["cstate"] == "Connected"
+    assert disk_written_kib("nas1") >= before
+    restored = playbook()
+    assert restored.returncode == 0
+    assert resync_rate_kib("nas2") == 40 * 1024
+
+
+# ------------------------------------------------------------------ failover and failback
+
+def test_failover_to_nas2_keeps_every_file():
+    lab.mount_export()
+    writer = lab.Writer("failover")
+    writer.start()
+    lvslab.wait_for("the first files", lambda: writer.written() >= WRITER_FILES, 120)
+    writer.mark()
+    lvslab.labctl("kill", "nas1")
+    took = lvslab.wait_for("nas2 to serve", lambda: lab.serves("nas2"), 240, step=1)
+    count = writer.written()
+    lvslab.wait_for("writes to resume", lambda: writer.written() >= count + WRITER_FILES, 240, step=1)
+    samples = writer.stop()
+    after = lvslab.after_mark(samples, 0)
+    stall, failed = lvslab.longest_gap(after)
+    files = lab.written_files(samples)
+    print(f"\nfailover: nas2 served {took:.1f} s after the power cut; the client's longest write stall "
+          f"{stall:.2f} s ({failed} failed writes); {len(files)} files written")
+    assert lvslab.span(after) > stall > 0, "the writer did not log through the outage"
+    assert lab.read_back("failover") == files
+    assert lab.drbd("nas2")["role"].startswith("Primary")
+
+
+def test_failback_to_nas1_after_resync_keeps_every_file():
+    writer = lab.Writer("failback")
+    writer.start()
+    lvslab.wait_for("the first files", lambda: writer.written() >= WRITER_FILES, 120)
+    writer.mark()
+    lvslab.labctl("start", "nas1")
+    # auto_failback is on in the example inventory: nas1 takes the group back when it returns.
+    took = lvslab.wait_for("nas1 to serve again", lambda: lab.serves("nas1"), 600, step=2)
+    count = writer.written()
+    lvslab.wait_for("writes to resume", lambda: writer.written() >= count + WRITER_FILES, 240, step=1)
+    samples = writer.stop()
+    stall, failed = lvslab.longest_gap(lvslab.after_mark(samples, 0))
+    print(f"\nfailback: nas1 served {took:.1f} s after its boot began; the client's longest write stall "
+          f"{stall:.2f} s ({failed} failed writes)")
+    lvslab.wait_for("the resync", lambda: lab.drbd("nas1")["dstate"] == "UpToDate/UpToDate", 300, step=2)
+    assert lab.drbd("nas1") == {"role": "Primary/Secondary", "cstate": "Connected", "dstate": "UpToDate/UpToDate"}
+    assert not lab.serves("nas2")
+    assert lab.read_back("failback") == lab.written_files(samples)
+    assert len(lab.read_back("failover")) >= 2 * WRITER_FILES
+
+
+# ------------------------------------------------------------------ a dangerous first promotion
+
+def test_initial_primary_over_newer_data_is_refused_then_full_resync():
+    """Both nodes out of heartbeat's hands, nas2's copy thrown away: naming nas2 the initial
+    primary would make its stale disk the sync source. The play refuses; nas1's data wins."""
+    files = lab.read_back("failover")
+    for node in ("nas2", "nas1"):
+        lvslab.ssh(node, "systemctl stop heartbeat.service")
+    lvslab.ssh("nas2", f"drbdadm invalidate {RES}")
+    started = time.monotonic()
+    proc = playbook(resources_with(initial_primary="nas2"))
+    assert proc.returncode != 0
+    assert "initial_primary refused" in proc.stdout
+    assert lab.drbd("nas1")["role"] == "Secondary/Secondary"
+    assert lab.drbd("nas2")["dstate"].startswith("Inconsistent/UpToDate")
+    for node in ("nas1", "nas2"):
+        lvslab.ssh(node, "systemctl start heartbeat.service")
+    lvslab.wait_for("the full resync", lambda: lab.drbd("nas2")["dstate"] == "UpToDate/UpToDate", 900, step=2)
+    seconds = time.monotonic() - started
+    size_mib = int(lvslab.ssh("nas2", "blockdev --getsize64 /dev/drbd0")) / 2**20
+    print(f"\nfull resync of {size_mib:.0f} MiB: {seconds:.0f} s, {size_mib / seconds:.1f} MiB/s "
+          f"(resync-rate {lab.RESOURCE['resync_rate']})")
+    lvslab.wait_for("nas1 to serve again", lambda: lab.serves("nas1"), 300, step=2)
+    assert lab.read_back("failover") == files

@@ -1,0 +1,80 @@
+# Copyright: lvsha.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller-side helpers for storage pair tests and benchmarks (labctl up storage).
+
+The client guest mounts the export from the floating address and writes through it
+(tests/lab/nfs_probe.py): what is measured is what an NFS client sees.
+"""
+from __future__ import annotations
+
+import re
+from typing import Dict, List
+
+import yaml
+
+from lvslab import LAB_DIR, Probe, Sample, ssh, wait_for
+
+REPO = LAB_DIR.parents[1]
+MODEL = yaml.safe_load((REPO / "inventories/example-storage/group_vars/all.yml").read_text())
+VIP = MODEL["lvsha_storage_vip"]["address"]
+RESOURCE = MODEL["lvsha_drbd_resources"][0]
+EXPORT = MODEL["lvsha_nfs_exports"][0]["path"]
+CLIENT = "nfsclient"
+MOUNT = "/mnt/nfs"
+NFS_PROBE = LAB_DIR / "nfs_probe.py"
+
+
+def drbd(node: str) -> Dict[str, str]:
+    """role, cstate and dstate of the example resource as drbdadm prints them ('' when unknown)."""
+    out = ssh(node, f"for w in role cstate dstate; do drbdadm $w {RESOURCE['name']} 2>/dev/null || echo; done",
+              check=False).splitlines()
+    return dict(zip(("role", "cstate", "dstate"), out + ["", "", ""]))
+
+
+def serves(node: str) -> bool:
+    """``node`` holds the volume, the address and a running NFS server."""
+    out = ssh(node, f"mountpoint -q {RESOURCE['mount']} && ip -o -4 addr show dev eth1 | grep -q ' {VIP}/' "
+                    "&& systemctl is-active nfs-server.service", check=False)
+    return out.strip() == "active"
+
+
+def resync_progress(node: str) -> str:
+    return ssh(node, "sed -n '3,5p' /proc/drbd", check=False).strip()
+
+
+def mount_export() -> None:
+    ssh(CLIENT, f"mkdir -p {MOUNT}; mountpoint -q {MOUNT} || "
+                f"mount -t nfs4 -o vers=4.2,hard,proto=tcp,timeo=20 {VIP}:{EXPORT} {MOUNT}")
+
+
+def unmount_export() -> None:
+    ssh(CLIENT, f"umount {MOUNT} || umount -l {MOUNT}", check=False)
+
+
+class Writer(Probe):
+    """nfs_probe.py in the client guest, writing into the mounted export."""
+
+    def __init__(self, subdir: str, interval: float = 0.2) -> None:
+        super().__init__(url="", interval=interval, node=CLIENT)
+        self.dir = f"{MOUNT}/{subdir}"
+
+    def start(self) -> None:
+        ssh(self.node, "cat > /tmp/nfs_probe.py", stdin=NFS_PROBE.read_text())
+        ssh(self.node, f"mkdir -p {self.dir}; rm -f /tmp/probe.log; nohup python3 /tmp/nfs_probe.py {self.dir} "
+                       f"--interval {self.interval} --out /tmp/probe.log >/dev/null 2>&1 & echo $! > /tmp/probe.pid")
+        wait_for("the writer to start", lambda: bool(ssh(self.node, "head -c1 /tmp/probe.log", check=False)), 60)
+
+    def written(self) -> int:
+        return sum(1 for s in self.samples() if s.ok)
+
+
+def written_files(samples: List[Sample]) -> Dict[str, str]:
+    """File name -> sha256 of every file the writer reported safely written."""
+    return dict(s.what.split(" ", 1) for s in samples if s.ok)
+
+
+def read_back(subdir: str) -> Dict[str, str]:
+    """File name -> sha256 of what the client reads back from the export now."""
+    out = ssh(CLIENT, f"cd {MOUNT}/{subdir} && sha256sum probe-*")
+    return {m.group(2): m.group(1) for m in re.finditer(r"^([0-9a-f]{64})\s+\*?(\S+)$", out, re.M)}
+

@@ -85,10 +85,13 @@ def test_secret_files_are_root_only(host):
     assert (keys.user, keys.group, keys.mode) == ("root", "root", 0o600)
 
 
+def secrets() -> set:
+    return {lvslab.ssh(n, f"sed -n 's/.*shared-secret \"\\(.*\\)\";/\\1/p' /etc/drbd.d/{RES}.res").strip()
+            for n in ("nas1", "nas2")}
+
+
 def test_both_nodes_share_one_secret():
-    secrets = {lvslab.ssh(n, f"sed -n 's/.*shared-secret \"\\(.*\\)\";/\\1/p' /etc/drbd.d/{RES}.res").strip()
-               for n in ("nas1", "nas2")}
-    assert len(secrets) == 1 and "" not in secrets
+    assert len(secrets()) == 1 and "" not in secrets()
 
 
 def test_heartbeat_alone_mounts_and_serves(host):
@@ -110,7 +113,7 @@ def test_a_resource_naming_an_unknown_host_is_refused_before_any_host_changes():
 
 
 def test_a_changed_resource_file_is_adjusted_in_place():
-    before = disk_written_kib("nas1")
+    before, secret = disk_written_kib("nas1"), secrets()
     changed = playbook(resources_with(resync_rate="20M"))
     assert changed.returncode == 0
     assert recap(changed)["nas1"] > 0
@@ -122,6 +125,7 @@ def test_a_changed_resource_file_is_adjusted_in_place():
     restored = playbook()
     assert restored.returncode == 0
     assert resync_rate_kib("nas2") == 40 * 1024
+    assert secrets() == secret, "the shared secret on the nodes was not kept"
 
 
 # ------------------------------------------------------------------ failover and failback

@@ -18,7 +18,7 @@ SCENARIOS   := lvs storage
 # The example inventory is the cluster model; the lab's generated one says how to reach it.
 LVS_INVENTORY := -i inventories/example-lvs/hosts.yml -i inventories/lab/hosts.yml
 
-.PHONY: help setup demo test units lint sanity lab lab-build bench-ipvs bench-failover clean
+.PHONY: help setup demo test units lint sanity lab lab-build bench-ipvs bench-failover bench-storage clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -86,3 +86,6 @@ bench-ipvs: lab-build
 
 bench-failover:
 	python3 benchmarks/lvs_failover.py $(BENCH_ARGS)
+
+bench-storage:
+	python3 benchmarks/storage_failover.py $(BENCH_ARGS)

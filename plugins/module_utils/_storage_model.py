@@ -89,7 +89,9 @@ def _resources(find: _Findings, host: str, model: Mapping[str, Any], nodes: List
             find.add(host, f"{path}.name", name, "must be a name of letters, digits, '.', '_' and '-'")
         res["name"] = name
         res["minor"] = _int_in(find, host, f"{path}.minor", item.get("minor"), 0, MAX_MINOR)
-        res["port"] = _int_in(find, host, f"{path}.port", item.get("port", 7788 + index), 1, 65535)
+        # DRBD's convention: port 7788 + minor, unless set.
+        minor = res["minor"] if res["minor"] is not None else index
+        res["port"] = _int_in(find, host, f"{path}.port", item.get("port", 7788 + minor), 1, 65535)
         disk = item.get("disk")
         if not isinstance(disk, str) or not DEVICE_RE.match(disk):
             find.add(host, f"{path}.disk", disk, "must be the backing block device, a /dev/... path")

@@ -77,4 +77,3 @@ def read_back(subdir: str) -> Dict[str, str]:
     """File name -> sha256 of what the client reads back from the export now."""
     out = ssh(CLIENT, f"cd {MOUNT}/{subdir} && sha256sum probe-*")
     return {m.group(2): m.group(1) for m in re.finditer(r"^([0-9a-f]{64})\s+\*?(\S+)$", out, re.M)}
-

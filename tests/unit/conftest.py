@@ -32,3 +32,6 @@ if _root:
     sys.path.insert(0, _root)
     for name in [m for m in sys.modules if m == "ansible_collections" or m.startswith("ansible_collections.")]:
         del sys.modules[name]
+
+# Shared test helpers (model_inventory.py) live beside this file.
+sys.path.insert(0, str(Path(__file__).resolve().parent))

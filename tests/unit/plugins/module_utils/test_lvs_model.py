@@ -10,66 +10,17 @@ and the bad value.
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any, Callable, Dict, List
 
 import pytest
-import yaml
 
 from ansible_collections.lvsha.cluster.plugins.module_utils._lvs_model import ModelError, check_model, host_plan
-
-EXAMPLE = Path(__file__).resolve().parents[4] / "inventories" / "example-lvs"
-
-
-class Inventory:
-    """hosts.yml and group_vars/ of an inventory, as plain data that a test may edit."""
-
-    def __init__(self, root: Path = EXAMPLE) -> None:
-        self.groups: Dict[str, List[str]] = {"all": []}
-        self.host_vars: Dict[str, Dict[str, Any]] = {}
-        self._walk("all", yaml.safe_load((root / "hosts.yml").read_text())["all"])
-        self.group_vars: Dict[str, Dict[str, Any]] = {
-            path.stem: yaml.safe_load(path.read_text()) or {} for path in sorted((root / "group_vars").glob("*.yml"))}
-
-    def _walk(self, group: str, node: Any) -> None:
-        node = node or {}
-        members = self.groups.setdefault(group, [])
-        for host, variables in (node.get("hosts") or {}).items():
-            self.add_host(host, group, **(variables or {}))
-        for child, sub in (node.get("children") or {}).items():
-            self._walk(child, sub)
-            members.extend(host for host in self.groups[child] if host not in members)
-
-    def add_host(self, host: str, group: str, **variables: Any) -> None:
-        for name in ("all", group):
-            members = self.groups.setdefault(name, [])
-            if host not in members:
-                members.append(host)
-        self.host_vars.setdefault(host, {}).update(variables)
-
-    @property
-    def model(self) -> Dict[str, Any]:
-        """The cluster-wide variables (group_vars/all.yml)."""
-        return self.group_vars["all"]
-
-    @property
-    def services(self) -> List[Dict[str, Any]]:
-        return self.model["lvsha_lvs_services"]
-
-    def hostvars(self) -> Dict[str, Dict[str, Any]]:
-        result = {}
-        for host in self.groups["all"]:
-            merged = copy.deepcopy(self.group_vars.get("all", {}))
-            for group in sorted(g for g, members in self.groups.items() if g != "all" and host in members):
-                merged.update(copy.deepcopy(self.group_vars.get(group, {})))
-            merged.update(copy.deepcopy(self.host_vars.get(host, {})))
-            result[host] = merged
-        return result
+from model_inventory import Inventory
 
 
 @pytest.fixture
 def inv() -> Inventory:
-    return Inventory()
+    return Inventory("example-lvs")
 
 
 def plan_of(inv: Inventory, host: str) -> Dict[str, Any]:

@@ -1,5 +1,6 @@
 # lvsha.cluster - one entry point for setting up, demonstrating and testing.
 #   make demo   build the lab, deploy into it, show that it serves
+#   make demo-storage   the same for the storage pair (DRBD, NFS, heartbeat)
 #   make test   unit tests, lint, sanity, and the lab scenarios
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -17,8 +18,9 @@ APT_PACKAGES := qemu-system-x86 qemu-utils debootstrap e2fsprogs openssh-client 
 SCENARIOS   := lvs storage
 # The example inventory is the cluster model; the lab's generated one says how to reach it.
 LVS_INVENTORY := -i inventories/example-lvs/hosts.yml -i inventories/lab/hosts.yml
+STORAGE_INVENTORY := -i inventories/example-storage/hosts.yml -i inventories/lab/hosts.yml
 
-.PHONY: help setup demo test units lint sanity lab lab-build bench-ipvs bench-failover bench-storage clean
+.PHONY: help setup demo demo-storage test units lint sanity lab lab-build bench-ipvs bench-failover bench-storage clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -45,6 +47,12 @@ demo: setup
 	$(STAGE) lab-up $(LABCTL) up lvs
 	$(STAGE) deploy ansible-playbook $(LVS_INVENTORY) playbooks/lvs.yml
 	$(STAGE) show python3 tests/lab/lvslab.py show
+
+demo-storage: setup
+	$(STAGE) lab-build $(LABCTL) build
+	$(STAGE) lab-up $(LABCTL) up storage
+	$(STAGE) deploy ansible-playbook $(STORAGE_INVENTORY) playbooks/storage.yml
+	$(STAGE) show python3 tests/lab/storagelab.py show
 
 test: setup
 	$(STAGE) units $(MAKE) --no-print-directory units

@@ -64,8 +64,18 @@ class DrbdError(Exception):
         self.details = details
 
 
+SECRET_RE = re.compile(r"(shared-secret[=\s]+)(?:\"[^\"]*\"|'[^']*'|[^\s;]+)")
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with every net shared-secret value replaced: drbdadm prints them in the
+    drbdsetup commands it runs or plans, and results and errors end up in logs."""
+    return SECRET_RE.sub(r"\1********", text)
+
+
 class DrbdCommandError(DrbdError):
     def __init__(self, cmd: list[str], rc: int, stdout: str, stderr: str) -> None:
+        stdout, stderr = mask_secrets(stdout), mask_secrets(stderr)
         lines = [line.strip() for line in (stderr or stdout).splitlines() if line.strip()]
         # drbdadm ends with "Command 'drbdsetup-84 ...' terminated with exit code N";
         # the lines before it carry the reason DRBD gave.
@@ -158,7 +168,7 @@ def output_lines(text: str) -> list[str]:
 
 def adjust_plan(text: str) -> list[str]:
     """Commands printed by ``drbdadm -d adjust RES``; empty means nothing to change."""
-    return [line for line in output_lines(text) if not line.startswith("#")]
+    return [line for line in output_lines(mask_secrets(text)) if not line.startswith("#")]
 
 
 # --------------------------------------------------------------------------------------

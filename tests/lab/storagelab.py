@@ -8,6 +8,7 @@ The client guest mounts the export from the floating address and writes through 
 from __future__ import annotations
 
 import re
+import sys
 from typing import Dict, List
 
 import yaml
@@ -77,3 +78,29 @@ def read_back(subdir: str) -> Dict[str, str]:
     """File name -> sha256 of what the client reads back from the export now."""
     out = ssh(CLIENT, f"cd {MOUNT}/{subdir} && sha256sum probe-*")
     return {m.group(2): m.group(1) for m in re.finditer(r"^([0-9a-f]{64})\s+\*?(\S+)$", out, re.M)}
+
+
+def show() -> int:
+    """``make demo-storage``'s last step: who serves, the DRBD states, and a file through NFS."""
+    active = None
+
+    def someone_serves() -> bool:
+        nonlocal active
+        active = next((node for node in ("nas1", "nas2") if serves(node)), None)
+        return active is not None
+
+    took = wait_for("a node to serve NFS", someone_serves, timeout=180, step=2)
+    print(f"{active} serves {VIP}:{EXPORT} (waited {took:.0f} s for heartbeat)")
+    for node in ("nas1", "nas2"):
+        print(f"  {node}: {drbd(node)}")
+    mount_export()
+    out = ssh(CLIENT, f"head -c 1048576 /dev/urandom > {MOUNT}/demo.bin && sync && sha256sum {MOUNT}/demo.bin && "
+                      f"df -h {MOUNT} | tail -1")
+    print(f"{CLIENT} wrote 1 MiB through NFS:\n{out}")
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["show"]:
+        sys.exit("usage: storagelab.py show")
+    sys.exit(show())

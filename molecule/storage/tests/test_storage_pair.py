@@ -32,15 +32,16 @@ RES = lab.RESOURCE["name"]
 WRITER_FILES = 10  # files the writer must report before and after an event
 
 
-def playbook(extra: dict | None = None) -> subprocess.CompletedProcess:
+def playbook(extra: dict | None = None, *options: str) -> subprocess.CompletedProcess:
     """playbooks/storage.yml with the scenario's inventories, optionally with extra variables."""
     inventories = ["-i", f"{REPO}/inventories/example-storage/hosts.yml", "-i", f"{REPO}/inventories/lab/hosts.yml"]
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
         yaml.safe_dump(extra or {}, handle)
     try:
-        proc = subprocess.run(["ansible-playbook", *inventories, "-e", f"@{handle.name}", f"{REPO}/playbooks/storage.yml"],
+        proc = subprocess.run(["ansible-playbook", *options, *inventories, "-e", f"@{handle.name}", f"{REPO}/playbooks/storage.yml"],
                               capture_output=True, text=True, check=False, timeout=1200,
-                              env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_CONFIG": f"{REPO}/ansible.cfg"})
+                              env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1",
+                                   "ANSIBLE_CONFIG": f"{REPO}/ansible.cfg"})
     finally:
         os.unlink(handle.name)
     print(proc.stdout[-3000:], proc.stderr[-1500:])
@@ -122,10 +123,15 @@ def test_a_changed_resource_file_is_adjusted_in_place():
     assert lab.serves("nas1")
     assert lab.drbd("nas1")["cstate"] == "Connected"
     assert disk_written_kib("nas1") >= before
-    restored = playbook()
+    # Back to the model, at -vvv: the change is logged in full, the secrets not at all.
+    restored = playbook(None, "-vvv")
     assert restored.returncode == 0
     assert resync_rate_kib("nas2") == 40 * 1024
     assert secrets() == secret, "the shared secret on the nodes was not kept"
+    heartbeat_key = lvslab.ssh("nas1", "awk '$1 == 1 { print $3 }' /etc/ha.d/authkeys").strip()
+    assert len(heartbeat_key) >= 20
+    for value in (*secret, heartbeat_key):
+        assert value not in restored.stdout + restored.stderr
 
 
 # ------------------------------------------------------------------ failover and failback

@@ -531,3 +531,23 @@ def test_wait_until_polls_and_times_out() -> None:
     ticks = iter([False, False, True])
     assert _drbd.wait_until(clock, 60, lambda: next(ticks), lambda: None)
     assert clock.slept == [2.0, 2.0]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("drbdsetup-84 net r0 ipv4:198.51.100.31:7789 ipv4:198.51.100.32:7789 --protocol=C --cram-hmac-alg=sha1 "
+     "--shared-secret=k3yK3y --ping-int=3",
+     "drbdsetup-84 net r0 ipv4:198.51.100.31:7789 ipv4:198.51.100.32:7789 --protocol=C --cram-hmac-alg=sha1 "
+     "--shared-secret=******** --ping-int=3"),
+    ('        shared-secret    "two words";', "        shared-secret    ********;"),
+    ("shared-secret 'k3y';", "shared-secret ********;"),
+    ("--protocol=C", "--protocol=C"),
+])
+def test_shared_secrets_are_masked(text: str, expected: str) -> None:
+    assert _drbd.mask_secrets(text) == expected
+
+
+def test_adjust_plan_and_command_errors_carry_no_secret() -> None:
+    line = "drbdsetup-84 net r0 ipv4:a:7789 ipv4:b:7789 --cram-hmac-alg=sha1 --shared-secret=k3yK3y"
+    assert _drbd.adjust_plan(line + "\n") == [line.replace("k3yK3y", "********")]
+    error = _drbd.DrbdCommandError(["drbdadm", "adjust", "r0"], 10, "", f"Command '{line}' terminated with exit code 10\n")
+    assert "k3yK3y" not in error.msg + repr(error.details)

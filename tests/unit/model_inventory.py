@@ -61,3 +61,11 @@ class Inventory:
             merged.update(copy.deepcopy(self.host_vars.get(host, {})))
             result[host] = merged
         return result
+
+
+def assert_reported(errors: List[str], host: str, path: str, value: Any, valid: str) -> None:
+    """One of ``errors`` names ``host``, ``path`` and ``value``, and says ``valid``."""
+    head = f"host {host}: {path} = {value!r}: "
+    matching = [error for error in errors if error.startswith(head)]
+    assert matching, f"no error starts with {head!r}: {errors}"
+    assert any(valid in error for error in matching), matching

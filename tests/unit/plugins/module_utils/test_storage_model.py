@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.lvsha.cluster.plugins.module_utils._lvs_model import ModelError
 from ansible_collections.lvsha.cluster.plugins.module_utils._storage_model import check_storage_model, storage_plan
-from model_inventory import Inventory
+from model_inventory import Inventory, assert_reported
 
 Edit = Callable[[Inventory], None]
 
@@ -213,10 +213,7 @@ def test_the_catalogue_ids_are_unique() -> None:
 def test_bad_model(inv: Inventory, edit: Edit, host: str, path: str, value: Any, valid: str) -> None:
     edit(inv)
     errors = errors_of(inv)
-    head = f"host {host}: {path} = {value!r}: "
-    matching = [error for error in errors if error.startswith(head)]
-    assert matching, f"no error starts with {head!r}: {errors}"
-    assert any(valid in error for error in matching), matching
+    assert_reported(errors, host, path, value, valid)
     with pytest.raises(ModelError) as caught:
         plan_of(inv, "nas1")
     assert caught.value.errors == errors

@@ -30,16 +30,9 @@ import storagelab as lab  # noqa: E402
 RES = lab.RESOURCE["name"]
 
 
-def stall_around(subdir: str, event, until) -> tuple[float, int, float]:
-    """Run ``event`` while the client writes; wait for ``until``; return stall, files, wait."""
-    writer = lab.Writer(subdir)
-    writer.start()
-    lvslab.wait_for("the first files", lambda: writer.written() >= 10, 120)
-    event()
-    waited = lvslab.wait_for("the other node to serve", until, 600, step=1)
-    count = writer.written()
-    lvslab.wait_for("writes to resume", lambda: writer.written() >= count + 10, 240, step=1)
-    samples = writer.stop()
+def stall_around(subdir: str, event, served) -> tuple[float, int, float]:
+    """The client's longest write stall around ``event``, the files written, the wait for ``served``."""
+    samples, waited = lab.write_through(subdir, event, served)
     stall, _failed = lvslab.longest_gap(samples)
     if lvslab.span(samples) < waited:
         raise RuntimeError(f"{subdir}: the writer stopped logging")

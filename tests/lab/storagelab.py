@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import yaml
 
@@ -67,6 +67,22 @@ class Writer(Probe):
 
     def written(self) -> int:
         return sum(1 for s in self.samples() if s.ok)
+
+
+def write_through(subdir: str, event: Callable[[], object], served: Callable[[], bool],
+                  timeout: float = 600) -> Tuple[List[Sample], float]:
+    """Start a writer, run ``event`` once it has written some files, wait until ``served()`` and
+    until writes resume, stop it. Returns its log and the seconds ``served()`` took. The writer
+    runs only around this one event, so the longest gap in its log is that event's stall (a
+    mark would not do: a signal reaches the writer only after a blocked NFS write returns)."""
+    writer = Writer(subdir)
+    writer.start()
+    wait_for("the first files", lambda: writer.written() >= 10, 120)
+    event()
+    waited = wait_for("the other node to serve", served, timeout, step=1)
+    count = writer.written()
+    wait_for("writes to resume", lambda: writer.written() >= count + 10, 240, step=1)
+    return writer.stop(), waited
 
 
 def written_files(samples: List[Sample]) -> Dict[str, str]:

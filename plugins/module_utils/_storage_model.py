@@ -83,7 +83,7 @@ def _resources(find: _Findings, host: str, model: Mapping[str, Any], nodes: List
             find.add(host, path, item, "must be a mapping with name, minor, disk, port, initial_primary and mount")
             continue
         _unknown_field(find, host, path, item, tuple(sorted(RESOURCE_FIELDS)), "DRBD resource")
-        res: Dict[str, Any] = {"index": index}
+        res: Dict[str, Any] = {}
         name = item.get("name")
         if not isinstance(name, str) or not NAME_RE.match(name):
             find.add(host, f"{path}.name", name, "must be a name of letters, digits, '.', '_' and '-'")
@@ -228,7 +228,7 @@ def _exports(find: _Findings, host: str, model: Mapping[str, Any], mounts: List[
             continue
         specs = [_client(find, host, f"{path}.clients[{i}]", c) for i, c in enumerate(clients)]
         if directory is not None and all(specs):
-            exports.append({"path": directory, "clients": [_with_fsid(spec, index + 1) for spec in specs if spec]})
+            exports.append({"path": directory, "clients": [_with_fsid(spec, index + 1) for spec in specs]})
     return exports
 
 

@@ -8,25 +8,18 @@ from typing import Any, Dict, List
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.lvsha.cluster.plugins.module_utils._ipvs import with_health
-from ansible_collections.lvsha.cluster.plugins.module_utils._lvs_model import ModelError, check_model, host_plan
-
-
-def _plain(hostvars: Any) -> Dict[str, Any]:
-    # HostVars templates lazily: take only the model's variables (lvsha_*), so that an
-    # unrelated undefined variable on some host cannot break the plan, as plain mappings.
-    return {name: {key: hostvars[name][key] for key in hostvars[name] if key.startswith("lvsha_")}
-            for name in hostvars}
+from ansible_collections.lvsha.cluster.plugins.module_utils._lvs_model import ModelError, check_model, host_plan, model_variables
 
 
 def lvs_plan(hostvars: Any, host: str, groups: Dict[str, List[str]]) -> Dict[str, Any]:
     try:
-        return host_plan(_plain(hostvars), host, groups)
+        return host_plan(model_variables(hostvars), host, groups)
     except ModelError as exc:
         raise AnsibleFilterError("the LVS cluster model is invalid:\n  " + "\n  ".join(exc.errors)) from None
 
 
 def lvs_model_errors(hostvars: Any, host: str, groups: Dict[str, List[str]]) -> List[str]:
-    return check_model(_plain(hostvars), groups, host)
+    return check_model(model_variables(hostvars), groups, host)
 
 
 def lvs_ipvs_services(health: List[Dict[str, Any]], down: Dict[str, List[str]], present: bool = True) -> List[Dict[str, Any]]:

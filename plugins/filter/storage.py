@@ -7,20 +7,19 @@ from typing import Any, Dict, List
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.lvsha.cluster.plugins.filter.lvs import _plain
-from ansible_collections.lvsha.cluster.plugins.module_utils._lvs_model import ModelError
+from ansible_collections.lvsha.cluster.plugins.module_utils._lvs_model import ModelError, model_variables
 from ansible_collections.lvsha.cluster.plugins.module_utils._storage_model import check_storage_model, storage_plan
 
 
 def storage_plan_filter(hostvars: Any, host: str, groups: Dict[str, List[str]]) -> Dict[str, Any]:
     try:
-        return storage_plan(_plain(hostvars), host, groups)
+        return storage_plan(model_variables(hostvars), host, groups)
     except ModelError as exc:
         raise AnsibleFilterError("the storage pair model is invalid:\n  " + "\n  ".join(exc.errors)) from None
 
 
 def storage_model_errors(hostvars: Any, host: str, groups: Dict[str, List[str]]) -> List[str]:
-    return check_storage_model(_plain(hostvars), groups, host)
+    return check_storage_model(model_variables(hostvars), groups, host)
 
 
 class FilterModule:

@@ -53,6 +53,16 @@ class _Findings:
         self.errors.append(f"host {host}: {path} = {value!r}: {valid}")
 
 
+def model_variables(hostvars: Any) -> Dict[str, Dict[str, Any]]:
+    """The model's variables (lvsha_*) of every host, as plain mappings.
+
+    Ansible's hostvars template lazily: taking only these keeps an unrelated undefined
+    variable on some host from breaking a plan.
+    """
+    return {name: {key: hostvars[name][key] for key in hostvars[name] if key.startswith("lvsha_")}
+            for name in hostvars}
+
+
 def _int_in(find: _Findings, host: str, path: str, value: Any, low: int, high: int) -> Optional[int]:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         find.add(host, path, value, f"must be an integer {low}..{high}")

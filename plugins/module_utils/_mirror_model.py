@@ -1,0 +1,290 @@
+# Copyright: lvsha.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The mirror pair part of the cluster model: check it, and derive what each node needs.
+
+The model (see ``roles/rsync_mirror/README.md``):
+
+* group ``mirrors``: the two nodes, each with ``lvsha_public_address``/``_interface`` and
+  ``lvsha_private_address``/``_interface`` (the pull runs over the private segment);
+* ``lvsha_mirror_vip``: the floating address that clients use; it follows the serving node;
+* ``lvsha_mirror_modules``: the mirrored directories, one rsync daemon module each;
+* ``lvsha_mirror_interval``, ``lvsha_mirror_excludes``, ``lvsha_mirror_host_files``,
+  ``lvsha_mirror_services``, ``lvsha_mirror_notify_command``, ``lvsha_mirror_notify_mail``.
+
+:func:`mirror_plan` gives one node its share: the peer to pull from, the modules with their
+exclude lists, the settings of ``lvsha-mirror`` and heartbeat's resource chain.
+:func:`check_mirror_model` returns every error at once, as the other models do. Nothing here
+imports Ansible.
+"""
+from __future__ import annotations
+
+import ipaddress
+import posixpath
+import re
+from typing import Any, Dict, List, Mapping, Optional
+
+from ._lvs_model import NAME_RE, ModelError, _Findings, _host_address, _int_in, _ipv4, _unknown_field
+from ._storage_model import _abs_path
+
+GROUP = "mirrors"
+MODULE_FIELDS = ("auth_users", "comment", "excludes", "gid", "hosts_allow", "max_connections", "name", "path",
+                 "read_only", "timeout", "uid", "use_chroot")
+# Files that make a node itself; a pull must never bring the peer's copy. Directories end in "/".
+DEFAULT_HOST_FILES = ("/etc/hostname", "/etc/hosts", "/etc/network/", "/etc/fstab", "/etc/machine-id",
+                      "/etc/ssh/", "/etc/ha.d/", "/etc/rsyncd.conf", "/etc/rsyncd.secrets", "/etc/lvsha/",
+                      "/var/lib/lvsha-mirror/")
+# The module through which each node tells its peer which data it holds (see lvsha-mirror).
+STATE_MODULE = "lvsha-state"
+STATE_DIR = "/var/lib/lvsha-mirror"
+CONFIG_DIR = "/etc/lvsha/mirror"
+USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+UNIT_RE = re.compile(r"^[A-Za-z0-9:_.@-]+\.(service|target)$")
+MAIL_RE = re.compile(r"^[^@\s,;\"'<>]+@[A-Za-z0-9.-]+$")
+PATTERN_BAD = ("\n", "\r", "\0")
+IFACE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+
+
+def _patterns(find: _Findings, host: str, path: str, raw: Any) -> List[str]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(p, str) and p and not any(c in p for c in PATTERN_BAD)
+                                            for p in raw):
+        find.add(host, path, raw, "must be a list of rsync exclude patterns (non-empty strings, one line each)")
+        return []
+    return list(raw)
+
+
+def anchored_excludes(module_path: str, host_files: List[str]) -> List[str]:
+    """The host files that lie under ``module_path``, as patterns anchored at the module's root."""
+    root = module_path.rstrip("/") + "/"
+    return ["/" + item[len(root):] for item in host_files if item.startswith(root) and item != root]
+
+
+def _vip(find: _Findings, host: str, model: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
+    raw = model.get("lvsha_mirror_vip")
+    if not isinstance(raw, Mapping):
+        find.add(host, "lvsha_mirror_vip", raw, "is required: a mapping {address, prefix, interface}")
+        return None
+    _unknown_field(find, host, "lvsha_mirror_vip", raw, ("address", "interface", "prefix"), "VIP")
+    interface = raw.get("interface")
+    if interface is not None and (not isinstance(interface, str) or not IFACE_RE.match(interface)):
+        find.add(host, "lvsha_mirror_vip.interface", interface, "must be a network interface name such as eth1")
+    address = _ipv4(find, host, "lvsha_mirror_vip.address", raw.get("address"))
+    prefix = _int_in(find, host, "lvsha_mirror_vip.prefix", raw.get("prefix", 24), 1, 32)
+    if address is None or prefix is None:
+        return None
+    return {"address": str(address), "prefix": prefix, "interface": raw.get("interface"),
+            "network": ipaddress.IPv4Network(f"{address}/{prefix}", strict=False)}
+
+
+def _hosts_allow(find: _Findings, host: str, path: str, raw: Any) -> List[str]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        find.add(host, path, raw, "must be a list of addresses or networks (192.0.2.0/24)")
+        return []
+    allowed = []
+    for entry in raw:
+        try:
+            allowed.append(str(ipaddress.ip_network(str(entry), strict=True)))
+        except ValueError:
+            find.add(host, path, entry, "must be an address or a network with host bits zero, such as 192.0.2.0/24")
+    return allowed
+
+
+def _modules(find: _Findings, host: str, model: Mapping[str, Any], secrets: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    raw = model.get("lvsha_mirror_modules")
+    if not isinstance(raw, list) or not raw:
+        find.add(host, "lvsha_mirror_modules", raw, "is required: a list of mirrored directories {name, path}")
+        return []
+    modules: List[Dict[str, Any]] = []
+    names: Dict[str, int] = {}
+    paths: Dict[str, int] = {}
+    for index, item in enumerate(raw):
+        path = f"lvsha_mirror_modules[{index}]"
+        if not isinstance(item, Mapping):
+            find.add(host, path, item, "must be a mapping with name and path")
+            continue
+        _unknown_field(find, host, path, item, MODULE_FIELDS, "mirror module")
+        name = item.get("name")
+        if not isinstance(name, str) or not NAME_RE.match(name) or name == STATE_MODULE:
+            find.add(host, f"{path}.name", name,
+                     f"must be a name of letters, digits, '.', '_' and '-' (not {STATE_MODULE}, which the pair uses)")
+        elif name in names:
+            find.add(host, f"{path}.name", name, f"is already used by lvsha_mirror_modules[{names[name]}]")
+        else:
+            names[name] = index
+        directory = _abs_path(find, host, f"{path}.path", item.get("path"), "the mirrored directory")
+        if directory == "/":
+            find.add(host, f"{path}.path", directory,
+                     "must not be /: a pull with --delete would rewrite the whole system; mirror the directories that matter")
+            directory = None
+        if directory is not None:
+            for other, other_index in paths.items():
+                if directory == other or directory.startswith(other + "/") or other.startswith(directory + "/"):
+                    find.add(host, f"{path}.path", directory,
+                             f"overlaps lvsha_mirror_modules[{other_index}].path {other}; each file must belong to one module")
+                    break
+            paths.setdefault(directory, index)
+        comment = item.get("comment", "")
+        if not isinstance(comment, str) or any(c in comment for c in "\n\r"):
+            find.add(host, f"{path}.comment", comment, "must be one line of text")
+        flags = {}
+        for flag, default in (("read_only", True), ("use_chroot", True)):
+            value = item.get(flag, default)
+            if not isinstance(value, bool):
+                find.add(host, f"{path}.{flag}", value, "must be true or false")
+            flags[flag] = value is not False if default else value is True
+        owner = {}
+        for field in ("uid", "gid"):
+            value = item.get(field, "root")
+            if isinstance(value, bool) or not (isinstance(value, int) and value >= 0
+                                               or isinstance(value, str) and USER_RE.match(value)):
+                find.add(host, f"{path}.{field}", value,
+                         "must be a user or group name or number; the sender reads every file as it (root keeps owners intact)")
+            owner[field] = value
+        users = item.get("auth_users", [])
+        if not isinstance(users, list) or not all(isinstance(u, str) and USER_RE.match(u) for u in users):
+            find.add(host, f"{path}.auth_users", users, "must be a list of rsync user names (lower case, digits, _ and -)")
+            users = []
+        for user in users:
+            if user not in secrets:
+                find.add(host, f"{path}.auth_users", user,
+                         "has no password: add it to lvsha_mirror_rsync_secrets (a vaulted mapping user: password)")
+        modules.append({
+            "name": name, "path": directory, "comment": comment if isinstance(comment, str) else "",
+            "read_only": flags["read_only"], "use_chroot": flags["use_chroot"], "uid": owner["uid"], "gid": owner["gid"],
+            "max_connections": _int_in(find, host, f"{path}.max_connections", item.get("max_connections", 4), 0, 1000),
+            "timeout": _int_in(find, host, f"{path}.timeout", item.get("timeout", 600), 0, 86400),
+            "hosts_allow": _hosts_allow(find, host, f"{path}.hosts_allow", item.get("hosts_allow")),
+            "auth_users": list(users),
+            "excludes": _patterns(find, host, f"{path}.excludes", item.get("excludes")),
+        })
+    return modules
+
+
+def _notify(find: _Findings, host: str, model: Mapping[str, Any]) -> Dict[str, Any]:
+    command = model.get("lvsha_mirror_notify_command", "")
+    if not isinstance(command, str) or any(c in command for c in "\n\r\0"):
+        find.add(host, "lvsha_mirror_notify_command", command, "must be one shell command line, or empty")
+        command = ""
+    mail = model.get("lvsha_mirror_notify_mail", "")
+    if mail and (not isinstance(mail, str) or not MAIL_RE.match(mail)):
+        find.add(host, "lvsha_mirror_notify_mail", mail, "must be one mail address such as ops@example.net, or empty")
+        mail = ""
+    return {"command": command, "mail": mail or ""}
+
+
+def _derive(find: _Findings, hostvars: Mapping[str, Any], groups: Mapping[str, Any],
+            host: Optional[str]) -> Dict[str, Any]:
+    nodes = list(groups.get(GROUP) or [])
+    viewer = host or (nodes[0] if nodes else next(iter(hostvars), "localhost"))
+    model = hostvars.get(viewer, {})
+    if len(nodes) != 2:
+        find.add(viewer, f"groups.{GROUP}", nodes, "a mirror pair takes exactly two nodes (heartbeat's haresources mode)")
+    secrets = model.get("lvsha_mirror_rsync_secrets", {})
+    if not isinstance(secrets, Mapping) or not all(isinstance(u, str) and USER_RE.match(u) and isinstance(p, str)
+                                                   and p and ":" not in u and "\n" not in p
+                                                   for u, p in secrets.items()):
+        # The values are secrets: name the users only.
+        find.add(viewer, "lvsha_mirror_rsync_secrets", sorted(map(str, secrets)) if isinstance(secrets, Mapping) else "(not a mapping)",
+                 "must map rsync user names to non-empty one-line passwords")
+        secrets = {}
+    vip = _vip(find, viewer, model)
+    modules = _modules(find, viewer, model, secrets)
+    interval = _int_in(find, viewer, "lvsha_mirror_interval", model.get("lvsha_mirror_interval", 60), 5, 86400)
+    excludes = _patterns(find, viewer, "lvsha_mirror_excludes", model.get("lvsha_mirror_excludes"))
+    host_files = model.get("lvsha_mirror_host_files", list(DEFAULT_HOST_FILES))
+    if not isinstance(host_files, list) or not all(
+            isinstance(f, str) and f.startswith("/") and posixpath.normpath(f) == f.rstrip("/") for f in host_files):
+        find.add(viewer, "lvsha_mirror_host_files", host_files,
+                 "must be a list of absolute paths (directories end in /) that a pull never overwrites")
+        host_files = list(DEFAULT_HOST_FILES)
+    # A module on a host directory would have nothing to exclude and pull the peer's copy over it.
+    protected = [d for d in host_files if d.endswith("/")] + [STATE_DIR + "/", CONFIG_DIR + "/"]
+    for index, module in enumerate(modules):
+        inside = next((d for d in protected if module["path"] and (module["path"] + "/").startswith(d)), None)
+        if inside:
+            find.add(viewer, f"lvsha_mirror_modules[{index}].path", module["path"],
+                     f"lies in {inside}, which holds this node's own files (lvsha_mirror_host_files); mirror elsewhere")
+    services = model.get("lvsha_mirror_services", [])
+    if not isinstance(services, list) or not all(isinstance(s, str) and UNIT_RE.match(s) for s in services):
+        find.add(viewer, "lvsha_mirror_services", services,
+                 "must be a list of systemd units such as nginx.service, started on the serving node only")
+        services = []
+    port = _int_in(find, viewer, "lvsha_mirror_rsync_port", model.get("lvsha_mirror_rsync_port", 873), 1, 65535)
+    preferred = model.get("lvsha_mirror_primary", nodes[0] if nodes else None)
+    if preferred not in nodes:
+        find.add(viewer, "lvsha_mirror_primary", preferred, f"must name one of group {GROUP} ({', '.join(nodes)})")
+    addresses: Dict[str, Optional[str]] = {}
+    for node in nodes:
+        for segment in ("public", "private"):
+            if not hostvars.get(node, {}).get(f"lvsha_{segment}_interface"):
+                find.add(node, f"lvsha_{segment}_interface", None, f"is required on every node of group {GROUP}")
+        addresses[node] = _host_address(find, hostvars, node, "private", node, f"group {GROUP}")
+        public = _host_address(find, hostvars, node, "public", node, f"group {GROUP}")
+        if vip is None or public is None:
+            continue
+        if ipaddress.IPv4Address(public) not in vip["network"]:
+            find.add(node, "lvsha_public_address", public, f"must be inside the VIP's subnet {vip['network']} (lvsha_mirror_vip)")
+        if public == vip["address"]:
+            find.add(node, "lvsha_public_address", public, "must differ from the floating address")
+    private = [a for a in addresses.values() if a]
+    if len(private) == 2 and private[0] == private[1]:
+        find.add(viewer, "lvsha_private_address", private[0], f"the nodes of group {GROUP} need distinct private addresses")
+    return {"nodes": nodes, "vip": vip, "modules": modules, "interval": interval, "excludes": excludes,
+            "host_files": host_files, "services": services, "notify": _notify(find, viewer, model), "port": port,
+            "preferred": preferred, "addresses": addresses, "secrets": secrets}
+
+
+def check_mirror_model(hostvars: Mapping[str, Any], groups: Mapping[str, Any], host: Optional[str] = None) -> List[str]:
+    """Every error in the mirror model, as seen from ``host`` (default: the first mirror node)."""
+    find = _Findings()
+    _derive(find, hostvars, groups, host)
+    return find.errors
+
+
+def mirror_plan(hostvars: Mapping[str, Any], host: str, groups: Mapping[str, Any]) -> Dict[str, Any]:
+    """What mirror node ``host`` needs; raises ModelError listing every problem. Holds no secret."""
+    find = _Findings()
+    derived = _derive(find, hostvars, groups, host)
+    if find.errors:
+        raise ModelError(find.errors)
+    nodes = derived["nodes"]
+    is_node = host in nodes
+    peer = next((n for n in nodes if n != host), None) if is_node else None
+    vip = derived["vip"]
+    interface = vip["interface"] or hostvars[host].get("lvsha_public_interface")
+    modules = []
+    for module in derived["modules"]:
+        excludes = anchored_excludes(module["path"], derived["host_files"]) + derived["excludes"] + module["excludes"]
+        # The peer always; more readers only when the model names them, each once. Compared as
+        # networks: _hosts_allow spells an address 198.51.100.42/32, the peer is 198.51.100.42.
+        allow = [derived["addresses"][peer]] if peer else []
+        seen = {ipaddress.ip_network(a) for a in allow}
+        for entry in module["hosts_allow"]:
+            if ipaddress.ip_network(entry) not in seen:
+                seen.add(ipaddress.ip_network(entry))
+                allow.append(entry)
+        modules.append(dict(module, excludes=excludes, exclude_file=f"{CONFIG_DIR}/{module['name']}.exclude",
+                            hosts_allow=allow))
+    return {
+        "is_node": is_node,
+        "nodes": nodes,
+        "peer": peer,
+        "preferred": derived["preferred"],
+        "listen_address": derived["addresses"].get(host),
+        "peer_address": derived["addresses"].get(peer) if peer else None,
+        "port": derived["port"],
+        "vip": {"address": vip["address"], "prefix": vip["prefix"], "interface": interface,
+                "cidr": f"{vip['address']}/{vip['prefix']}"},
+        "modules": modules,
+        "interval": derived["interval"],
+        "services": derived["services"],
+        "notify": derived["notify"],
+        "state_module": STATE_MODULE,
+        "state_dir": STATE_DIR,
+        "rsync_users": sorted(derived["secrets"]),
+        # Pull first (catch up, stop the timer), then the address, then the service.
+        "haresources": ["lvsha-mirror-sync", f"IPaddr2::{vip['address']}/{vip['prefix']}/{interface}", "lvsha-mirror-serve"],
+    }

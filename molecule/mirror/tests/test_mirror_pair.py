@@ -1,0 +1,197 @@
+# Copyright: lvsha.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The mirror pair of inventories/example-mirror, deployed in the lab, checked from the client.
+
+Runs in order: a second run at -vvv (changed=0, no secret in the output), the converged
+state and its files, bad input refused before any host changes, files reaching the standby
+within one timer period, then failover (mr1 powered off while the client polls the floating
+address), writes on mr2 during the outage, and failback (mr1 booted again: it pulls them
+before it takes the address back). Gaps are printed (``-s``); BENCHMARKS.md takes medians
+from benchmarks/mirror_failover.py.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(REPO / "tests" / "lab"))
+import lvslab  # noqa: E402
+import mirrorlab as lab  # noqa: E402
+
+testinfra_hosts = ["mr1", "mr2"]
+
+# heartbeat's deadtime is 2 s; IPaddr2 and the resource scripts take some seconds more in an
+# emulated guest (BENCHMARKS.md). A takeover slower than this is a failure, not noise.
+TAKEOVER_BUDGET = 30
+
+
+def playbook(extra: dict | None = None, *options: str) -> subprocess.CompletedProcess:
+    """playbooks/mirror.yml with the scenario's inventories, optionally with extra variables."""
+    inventories = ["-i", f"{REPO}/inventories/example-mirror/hosts.yml", "-i", f"{REPO}/inventories/lab/hosts.yml"]
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
+        yaml.safe_dump(extra or {}, handle)
+    try:
+        proc = subprocess.run(["ansible-playbook", *options, *inventories, "-e", f"@{handle.name}", f"{REPO}/playbooks/mirror.yml"],
+                              capture_output=True, text=True, check=False, timeout=1200,
+                              env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1",
+                                   "ANSIBLE_CONFIG": f"{REPO}/ansible.cfg"})
+    finally:
+        os.unlink(handle.name)
+    print(proc.stdout[-3000:], proc.stderr[-1500:])
+    return proc
+
+
+def recap(proc: subprocess.CompletedProcess) -> dict:
+    return {host: int(changed) for host, changed in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", proc.stdout, re.M)}
+
+
+def secrets() -> set:
+    """The pull password and the heartbeat key, as the nodes hold them."""
+    values = set()
+    for node in lab.NODES:
+        values.add(lvslab.ssh(node, "cat /etc/lvsha/mirror/rsync.password").strip())
+        values.add(lvslab.ssh(node, "sed -n 's/^1 sha1 //p' /etc/ha.d/authkeys").strip())
+    return values
+
+
+# ------------------------------------------------------------------ second run, converged state
+
+def test_second_run_changes_nothing_and_prints_no_secret():
+    before = secrets()
+    proc = playbook(None, "-vvv")
+    assert proc.returncode == 0
+    assert recap(proc) == {"localhost": 0, "mr1": 0, "mr2": 0}
+    assert len(before) == 2 and "" not in before, "expected one pull password and one heartbeat key"
+    assert secrets() == before, "the secrets on the nodes were not kept"
+    for value in before:
+        assert value not in proc.stdout + proc.stderr
+
+
+def test_mr1_serves_and_mr2_pulls():
+    assert lab.serves("mr1")
+    assert not lab.serves("mr2")
+    assert lab.status("mr1")["role"] == "serving"
+    report = lab.status("mr2")
+    assert report["role"] == "standby"
+    assert report["last_good_pull"]["peer"] == "mr1"
+    assert report["data"] == {"epoch": lab.status("mr1")["data"]["epoch"], "served": False, "unreconciled": False}
+    assert lvslab.ssh("mr1", "systemctl is-active lvsha-mirror-pull.timer", check=False).strip() == "inactive"
+    assert lvslab.ssh("mr2", "systemctl is-active lvsha-mirror-pull.timer", check=False).strip() == "active"
+
+
+def test_secret_files_are_root_only(host):
+    for path in ("/etc/rsyncd.secrets", "/etc/lvsha/mirror/rsync.password", "/etc/ha.d/authkeys"):
+        secret = host.file(path)
+        assert (secret.user, secret.group, secret.mode) == ("root", "root", 0o600), path
+
+
+def test_rsync_listens_on_the_private_segment_only(host):
+    address = {"mr1": "198.51.100.41", "mr2": "198.51.100.42"}[host.backend.get_hostname()]
+    listening = host.check_output("ss -Htln sport = :873")
+    assert re.findall(r"(\S+):873\b", listening) == [address]
+    conf = host.file("/etc/rsyncd.conf").content_string
+    assert "hosts deny = *" in conf
+    assert all(line.strip() == "read only = yes" for line in conf.splitlines() if "read only" in line)
+
+
+def test_the_client_cannot_read_a_module():
+    # The client is on the public segment: the daemon does not listen there.
+    out = lvslab.ssh("client", "rsync --contimeout=3 rsync://192.0.2.41/www/ 2>&1; echo rc=$?", check=False)
+    assert "rc=0" not in out
+    # Nor may a node read its peer's module without the password.
+    out = lvslab.ssh("mr2", "rsync --contimeout=3 rsync://lvsha-pull@198.51.100.41/www/ </dev/null 2>&1; echo rc=$?",
+                     check=False)
+    assert "auth failed" in out or "@ERROR" in out, out
+
+
+def test_a_module_path_on_a_host_directory_is_refused_before_any_host_changes():
+    modules = lab.MODEL["lvsha_mirror_modules"] + [{"name": "ssh", "path": "/etc/ssh"}]
+    proc = playbook({"lvsha_mirror_modules": modules})
+    assert proc.returncode != 0
+    assert "host mr1: lvsha_mirror_modules[1].path = '/etc/ssh': lies in /etc/ssh/" in proc.stdout
+    assert set(recap(proc)) == {"localhost"}, "a mirror node was contacted"
+
+
+# ------------------------------------------------------------------ the timer pull
+
+def test_changes_on_the_primary_reach_the_standby_within_one_period():
+    lab.name_nodes()
+    lvslab.ssh("mr1", f"cd {lab.ROOT} && echo draft > notes.swp && echo one > keep.txt && echo gone > drop.txt")
+    lab.wait_in_step(lab.INTERVAL * 3 + 30)
+    lvslab.ssh("mr1", f"cd {lab.ROOT} && echo two > keep.txt && rm drop.txt && head -c 65536 /dev/urandom > new.bin")
+    took = lab.wait_in_step(lab.INTERVAL * 3 + 30)
+    print(f"\nchanges on mr1 were on mr2 after {took:.1f} s (period {lab.INTERVAL} s)")
+    # One period from the end of the last pull, plus the pull itself.
+    assert took <= lab.INTERVAL + 10
+    assert lvslab.ssh("mr2", f"cat {lab.ROOT}/keep.txt").strip() == "two"
+    assert lvslab.ssh("mr2", f"test -e {lab.ROOT}/drop.txt; echo $?", check=False).strip() == "1"
+    # Excluded files stay each node's own.
+    assert lvslab.ssh("mr2", f"cat {lab.ROOT}/node.txt").strip() == "mr2"
+    assert lvslab.ssh("mr2", f"test -e {lab.ROOT}/notes.swp; echo $?", check=False).strip() == "1"
+    report = lab.status("mr2")
+    assert report["last_good_pull"]["result"] == "ok"
+    assert report["lag"] <= lab.INTERVAL * 3
+    assert lvslab.ssh("mr2", f"lvsha-mirror status --max-lag {lab.INTERVAL * 3} >/dev/null; echo $?").strip() == "0"
+
+
+# ------------------------------------------------------------------ failover and failback
+
+def test_failover_to_mr2_within_the_deadtime_budget():
+    probe = lab.NodeProbe()
+    probe.start()
+    try:
+        lvslab.wait_for("the client to see mr1", lambda: probe.answered_by() == "mr1", 60)
+        lvslab.labctl("kill", "mr1")
+        lvslab.wait_for("mr2 to answer", lambda: probe.answered_by() == "mr2", 120)
+        time.sleep(2)
+    finally:
+        samples = probe.stop()
+    gap, failed, before, after = lab.outage(samples)
+    print(f"\nfailover: {gap:.2f} s without an answer ({failed} failed requests), {before} -> {after}")
+    assert (before, after) == ("mr1", "mr2")
+    assert gap <= TAKEOVER_BUDGET
+    assert lab.serves("mr2")
+    assert lab.status("mr2")["role"] == "serving"
+    assert any(line.endswith("mr2 took over") for line in lab.events("mr2"))
+
+
+def test_failback_pulls_the_outage_writes_before_mr1_serves_again():
+    # Written on the serving standby during the outage: new files, a change, a deletion.
+    lab.write_files("mr2", "outage", 50)
+    lvslab.ssh("mr2", f"cd {lab.ROOT} && echo three > keep.txt && rm new.bin")
+    written = lab.tree("mr2")
+    probe = lab.NodeProbe()
+    probe.start()
+    try:
+        lvslab.labctl("start", "mr1", timeout=600)
+        lvslab.wait_for("mr1 to serve again", lambda: lab.serves("mr1"), 600, step=2)
+        lvslab.wait_for("the client to see mr1", lambda: probe.answered_by() == "mr1", 60)
+    finally:
+        samples = probe.stop()
+    gap, failed, before, after = lab.outage(samples)
+    print(f"\nfailback: {gap:.2f} s without an answer ({failed} failed requests), {before} -> {after}")
+    assert (before, after) == ("mr2", "mr1")
+    assert gap <= TAKEOVER_BUDGET
+    # Nothing lost: mr1 holds every file as mr2 wrote it.
+    assert lab.tree("mr1") == written
+    # ... and it had it before it took the address: its last good pull (from mr2, of the
+    # period mr2 served) finished before the takeover event, both on mr1's clock.
+    pulled = lab.status("mr1")
+    took_over = [line for line in lab.events("mr1") if line.endswith("mr1 took over")][-1]
+    assert pulled["last_good_pull"]["peer"] == "mr2"
+    assert pulled["last_good_pull"]["finished"] <= float(took_over.split()[0]) + 1
+    assert pulled["data"]["epoch"] == pulled["last_good_pull"]["peer_epoch"] + 1
+    # mr2 is a standby again and follows mr1's new period.
+    lvslab.wait_for("mr2 to pull from mr1", lambda: lab.status("mr2")["data"] == {
+        "epoch": pulled["data"]["epoch"], "served": False, "unreconciled": False}, lab.INTERVAL * 3 + 30, step=2)
+    assert any(line.endswith("mr2 released") for line in lab.events("mr2"))
+    print(json.dumps(lab.status("mr2")["last_good_pull"]))

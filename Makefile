@@ -1,6 +1,7 @@
 # lvsha.cluster - one entry point for setting up, demonstrating and testing.
 #   make demo   build the lab, deploy into it, show that it serves
 #   make demo-storage   the same for the storage pair (DRBD, NFS, heartbeat)
+#   make demo-mirror    the same for the mirror pair (rsync pull, heartbeat failover)
 #   make test   unit tests, lint, sanity, and the lab scenarios
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -15,12 +16,13 @@ LABCTL      := tests/lab/labctl
 STAGE       := tests/stage
 APT_PACKAGES := qemu-system-x86 qemu-utils debootstrap e2fsprogs openssh-client python3-venv git \
                 drbd-utils mon rsync
-SCENARIOS   := lvs storage
+SCENARIOS   := lvs storage mirror
 # The example inventory is the cluster model; the lab's generated one says how to reach it.
 LVS_INVENTORY := -i inventories/example-lvs/hosts.yml -i inventories/lab/hosts.yml
 STORAGE_INVENTORY := -i inventories/example-storage/hosts.yml -i inventories/lab/hosts.yml
+MIRROR_INVENTORY := -i inventories/example-mirror/hosts.yml -i inventories/lab/hosts.yml
 
-.PHONY: help setup demo demo-storage test units lint sanity lab lab-build bench-ipvs bench-failover bench-storage clean
+.PHONY: help setup demo demo-storage demo-mirror test units lint sanity lab lab-build bench-ipvs bench-failover bench-storage bench-mirror clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -53,6 +55,12 @@ demo-storage: setup
 	$(STAGE) lab-up $(LABCTL) up storage
 	$(STAGE) deploy ansible-playbook $(STORAGE_INVENTORY) playbooks/storage.yml
 	$(STAGE) show python3 tests/lab/storagelab.py show
+
+demo-mirror: setup
+	$(STAGE) lab-build $(LABCTL) build
+	$(STAGE) lab-up $(LABCTL) up mirror
+	$(STAGE) deploy ansible-playbook $(MIRROR_INVENTORY) playbooks/mirror.yml
+	$(STAGE) show python3 tests/lab/mirrorlab.py show
 
 test: setup
 	$(STAGE) units $(MAKE) --no-print-directory units
@@ -97,3 +105,6 @@ bench-failover:
 
 bench-storage:
 	python3 benchmarks/storage_failover.py $(BENCH_ARGS)
+
+bench-mirror:
+	python3 benchmarks/mirror_pair.py $(BENCH_ARGS)

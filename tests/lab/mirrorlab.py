@@ -38,9 +38,10 @@ def status(node: str) -> Dict[str, Any]:
 
 
 def name_nodes() -> None:
-    """Each node's own /node.txt (never mirrored): the probe's answers say who served."""
+    """Each node's own /node.txt (never mirrored): the probe's answers say who served. Synced:
+    the tests cut a node's power, and a file younger than the kernel's writeback delay is lost."""
     for node in NODES:
-        ssh(node, f"echo {node} > {ROOT}/node.txt")
+        ssh(node, f"echo {node} > {ROOT}/node.txt && sync")
 
 
 # The example's excludes are names (/node.txt, *.swp): find's -name takes them as they are.

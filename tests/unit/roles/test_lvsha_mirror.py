@@ -370,6 +370,29 @@ def test_the_standby_pulls_from_the_serving_peer(pair: Pair) -> None:
     assert (pair.www / "new.html").read_text() == "written on mr1\n"
 
 
+def test_a_standby_that_never_served_keeps_nothing_aside(pair: Pair) -> None:
+    write_state(pair.peer_state, 1, True)
+    write_state(pair.state_dir, 1, False)
+    assert "displaced" not in pair.pull()
+    assert not (pair.state_dir / "displaced").exists()
+
+
+def test_a_node_that_served_keeps_what_its_catch_up_deletes_or_replaces(pair: Pair) -> None:
+    # This node served period 1 and died before its peer pulled its last writes; the peer
+    # served period 2 since. The catch-up makes this node a copy of the peer's, but moves
+    # the files it deletes or replaces aside instead of losing them.
+    write_state(pair.peer_state, 2, True)
+    write_state(pair.state_dir, 1, True)
+    result = pair.pull()
+    assert (result["result"], result["peer_epoch"]) == ("ok", 2)
+    assert tree(pair.www) == PULLED
+    kept = Path(result["displaced"])
+    assert kept.parent == pair.state_dir / "displaced"
+    assert tree(kept / "www") == {"index.html": "old\n", "deleted-on-peer.txt": "gone on mr1\n"}
+    report = json.loads(pair.cli("status").stdout)
+    assert report["displaced"] == [kept.name]
+
+
 def test_a_split_brain_stops_the_pulls_until_forced(pair: Pair) -> None:
     write_state(pair.peer_state, 2, True)
     write_state(pair.state_dir, 2, True)

@@ -270,7 +270,7 @@ class Pair:
             "node": "mr2", "peer": "mr1", "peer_address": "127.0.0.1", "port": self.peer.port, "user": USER,
             "password_file": str(self.password_file), "state_module": "lvsha-state",
             "modules": [{"name": "www", "path": str(self.www), "exclude_file": str(self.exclude_file)}],
-            "lock": str(self.lock), "timer": "lvsha-mirror-pull.timer",
+            "lock": str(self.lock),
             "vip": {"address": "192.0.2.70", "interface": "eth1"}, "services": [],
             "notify": {"command": "", "mail": ""},
         }

@@ -23,8 +23,8 @@ import posixpath
 import re
 from typing import Any, Dict, List, Mapping, Optional
 
-from ._lvs_model import NAME_RE, ModelError, _Findings, _host_address, _int_in, _ipv4, _unknown_field
-from ._storage_model import _abs_path
+from ._lvs_model import NAME_RE, ModelError, _Findings, _host_address, _int_in, _unknown_field
+from ._pair_model import abs_path, check_pair_nodes, floating_address
 
 GROUP = "mirrors"
 MODULE_FIELDS = ("auth_users", "comment", "excludes", "gid", "hosts_allow", "max_connections", "name", "path",
@@ -41,7 +41,6 @@ USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 UNIT_RE = re.compile(r"^[A-Za-z0-9:_.@-]+\.(service|target)$")
 MAIL_RE = re.compile(r"^[^@\s,;\"'<>]+@[A-Za-z0-9.-]+$")
 PATTERN_BAD = ("\n", "\r", "\0")
-IFACE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 
 
 def _patterns(find: _Findings, host: str, path: str, raw: Any) -> List[str]:
@@ -58,23 +57,6 @@ def anchored_excludes(module_path: str, host_files: List[str]) -> List[str]:
     """The host files that lie under ``module_path``, as patterns anchored at the module's root."""
     root = module_path.rstrip("/") + "/"
     return ["/" + item[len(root):] for item in host_files if item.startswith(root) and item != root]
-
-
-def _vip(find: _Findings, host: str, model: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
-    raw = model.get("lvsha_mirror_vip")
-    if not isinstance(raw, Mapping):
-        find.add(host, "lvsha_mirror_vip", raw, "is required: a mapping {address, prefix, interface}")
-        return None
-    _unknown_field(find, host, "lvsha_mirror_vip", raw, ("address", "interface", "prefix"), "VIP")
-    interface = raw.get("interface")
-    if interface is not None and (not isinstance(interface, str) or not IFACE_RE.match(interface)):
-        find.add(host, "lvsha_mirror_vip.interface", interface, "must be a network interface name such as eth1")
-    address = _ipv4(find, host, "lvsha_mirror_vip.address", raw.get("address"))
-    prefix = _int_in(find, host, "lvsha_mirror_vip.prefix", raw.get("prefix", 24), 1, 32)
-    if address is None or prefix is None:
-        return None
-    return {"address": str(address), "prefix": prefix, "interface": raw.get("interface"),
-            "network": ipaddress.IPv4Network(f"{address}/{prefix}", strict=False)}
 
 
 def _hosts_allow(find: _Findings, host: str, path: str, raw: Any) -> List[str]:
@@ -114,7 +96,7 @@ def _modules(find: _Findings, host: str, model: Mapping[str, Any], secrets: Mapp
             find.add(host, f"{path}.name", name, f"is already used by lvsha_mirror_modules[{names[name]}]")
         else:
             names[name] = index
-        directory = _abs_path(find, host, f"{path}.path", item.get("path"), "the mirrored directory")
+        directory = abs_path(find, host, f"{path}.path", item.get("path"), "the mirrored directory")
         if directory == "/":
             find.add(host, f"{path}.path", directory,
                      "must not be /: a pull with --delete would rewrite the whole system; mirror the directories that matter")
@@ -190,7 +172,7 @@ def _derive(find: _Findings, hostvars: Mapping[str, Any], groups: Mapping[str, A
         find.add(viewer, "lvsha_mirror_rsync_secrets", sorted(map(str, secrets)) if isinstance(secrets, Mapping) else "(not a mapping)",
                  "must map rsync user names to non-empty one-line passwords")
         secrets = {}
-    vip = _vip(find, viewer, model)
+    vip = floating_address(find, viewer, model, "lvsha_mirror_vip")
     modules = _modules(find, viewer, model, secrets)
     interval = _int_in(find, viewer, "lvsha_mirror_interval", model.get("lvsha_mirror_interval", 60), 5, 86400)
     excludes = _patterns(find, viewer, "lvsha_mirror_excludes", model.get("lvsha_mirror_excludes"))
@@ -216,19 +198,8 @@ def _derive(find: _Findings, hostvars: Mapping[str, Any], groups: Mapping[str, A
     preferred = model.get("lvsha_mirror_primary", nodes[0] if nodes else None)
     if preferred not in nodes:
         find.add(viewer, "lvsha_mirror_primary", preferred, f"must name one of group {GROUP} ({', '.join(nodes)})")
-    addresses: Dict[str, Optional[str]] = {}
-    for node in nodes:
-        for segment in ("public", "private"):
-            if not hostvars.get(node, {}).get(f"lvsha_{segment}_interface"):
-                find.add(node, f"lvsha_{segment}_interface", None, f"is required on every node of group {GROUP}")
-        addresses[node] = _host_address(find, hostvars, node, "private", node, f"group {GROUP}")
-        public = _host_address(find, hostvars, node, "public", node, f"group {GROUP}")
-        if vip is None or public is None:
-            continue
-        if ipaddress.IPv4Address(public) not in vip["network"]:
-            find.add(node, "lvsha_public_address", public, f"must be inside the VIP's subnet {vip['network']} (lvsha_mirror_vip)")
-        if public == vip["address"]:
-            find.add(node, "lvsha_public_address", public, "must differ from the floating address")
+    check_pair_nodes(find, hostvars, nodes, GROUP, vip, "lvsha_mirror_vip")
+    addresses = {node: _host_address(find, hostvars, node, "private", node, f"group {GROUP}") for node in nodes}
     private = [a for a in addresses.values() if a]
     if len(private) == 2 and private[0] == private[1]:
         find.add(viewer, "lvsha_private_address", private[0], f"the nodes of group {GROUP} need distinct private addresses")

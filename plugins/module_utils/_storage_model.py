@@ -23,7 +23,8 @@ import posixpath
 import re
 from typing import Any, Dict, List, Mapping, Optional
 
-from ._lvs_model import NAME_RE, ModelError, _Findings, _host_address, _int_in, _ipv4, _unknown_field
+from ._lvs_model import NAME_RE, ModelError, _Findings, _host_address, _int_in, _unknown_field
+from ._pair_model import abs_path, check_pair_nodes, floating_address
 
 GROUP = "storage"
 PROTOCOLS = ("A", "B", "C")
@@ -45,28 +46,6 @@ HOSTNAME_RE = re.compile(r"^[A-Za-z0-9*?.-]+$")
 NETGROUP_RE = re.compile(r"^@[A-Za-z0-9_.-]+$")
 DEVICE_RE = re.compile(r"^/dev/[A-Za-z0-9_./-]+$")
 MAX_MINOR = 1048575
-
-
-def _abs_path(find: _Findings, host: str, path: str, value: Any, what: str) -> Optional[str]:
-    if not isinstance(value, str) or not value.startswith("/") or value != posixpath.normpath(value) \
-            or any(c.isspace() or c in "\"'\\;{}" for c in value):
-        find.add(host, path, value, f"must be {what}: an absolute, normalised path without spaces or quotes")
-        return None
-    return value
-
-
-def _vip(find: _Findings, host: str, model: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
-    raw = model.get("lvsha_storage_vip")
-    if not isinstance(raw, Mapping):
-        find.add(host, "lvsha_storage_vip", raw, "is required: a mapping {address, prefix, interface}")
-        return None
-    _unknown_field(find, host, "lvsha_storage_vip", raw, ("address", "interface", "prefix"), "VIP")
-    address = _ipv4(find, host, "lvsha_storage_vip.address", raw.get("address"))
-    prefix = _int_in(find, host, "lvsha_storage_vip.prefix", raw.get("prefix", 24), 1, 32)
-    if address is None or prefix is None:
-        return None
-    return {"address": str(address), "prefix": prefix, "interface": raw.get("interface"),
-            "network": ipaddress.IPv4Network(f"{address}/{prefix}", strict=False)}
 
 
 def _resources(find: _Findings, host: str, model: Mapping[str, Any], nodes: List[str],
@@ -129,7 +108,7 @@ def _resources(find: _Findings, host: str, model: Mapping[str, Any], nodes: List
         if fstype not in FSTYPES:
             find.add(host, f"{path}.fstype", fstype, f"must be one of {', '.join(FSTYPES)}")
         res["fstype"] = fstype
-        mount = _abs_path(find, host, f"{path}.mount", item.get("mount"), "the mount point heartbeat mounts it on")
+        mount = abs_path(find, host, f"{path}.mount", item.get("mount"), "the mount point heartbeat mounts it on")
         if mount == "/":
             find.add(host, f"{path}.mount", mount, "must not be /")
             mount = None
@@ -213,7 +192,7 @@ def _exports(find: _Findings, host: str, model: Mapping[str, Any], mounts: List[
             find.add(host, path, item, "must be a mapping {path, clients}")
             continue
         _unknown_field(find, host, path, item, EXPORT_FIELDS, "NFS export")
-        directory = _abs_path(find, host, f"{path}.path", item.get("path"), "the exported directory")
+        directory = abs_path(find, host, f"{path}.path", item.get("path"), "the exported directory")
         if directory is not None:
             if not any(directory == m or directory.startswith(m.rstrip("/") + "/") for m in mounts):
                 find.add(host, f"{path}.path", directory,
@@ -239,20 +218,10 @@ def _derive(find: _Findings, hostvars: Mapping[str, Any], groups: Mapping[str, A
     model = hostvars.get(viewer, {})
     if len(nodes) != 2:
         find.add(viewer, f"groups.{GROUP}", nodes, "heartbeat's haresources mode takes exactly two storage nodes")
-    vip = _vip(find, viewer, model)
+    vip = floating_address(find, viewer, model, "lvsha_storage_vip")
     resources = _resources(find, viewer, model, nodes, hostvars)
     exports = _exports(find, viewer, model, [r["mount"] for r in resources if r["mount"]])
-    for node in nodes:
-        for segment in ("public", "private"):
-            if not hostvars.get(node, {}).get(f"lvsha_{segment}_interface"):
-                find.add(node, f"lvsha_{segment}_interface", None, f"is required on every node of group {GROUP}")
-        address = _host_address(find, hostvars, node, "public", node, f"group {GROUP}")
-        if vip is None or address is None:
-            continue
-        if ipaddress.IPv4Address(address) not in vip["network"]:
-            find.add(node, "lvsha_public_address", address, f"must be inside the VIP's subnet {vip['network']} (lvsha_storage_vip)")
-        if address == vip["address"]:
-            find.add(node, "lvsha_public_address", address, "must differ from the floating address")
+    check_pair_nodes(find, hostvars, nodes, GROUP, vip, "lvsha_storage_vip")
     return {"viewer": viewer, "nodes": nodes, "vip": vip, "resources": resources, "exports": exports}
 
 

@@ -179,6 +179,8 @@ CATALOGUE = [
     ("vip-missing", lambda inv: inv.model.pop("lvsha_storage_vip"), "nas1", "lvsha_storage_vip", None, "is required"),
     ("vip-not-ipv4", _vip(address="192.0.2.300"), "nas1", "lvsha_storage_vip.address", "192.0.2.300", "must be an IPv4 address"),
     ("vip-prefix-0", _vip(prefix=0), "nas1", "lvsha_storage_vip.prefix", 0, "must be 1..32"),
+    ("vip-interface-not-a-name", _vip(interface="eth1/24"), "nas1", "lvsha_storage_vip.interface", "eth1/24",
+     "must be a network interface name"),
     ("node-outside-vip-subnet", _host("nas2", lvsha_public_address="203.0.113.32"), "nas2",
      "lvsha_public_address", "203.0.113.32", "must be inside the VIP's subnet 192.0.2.0/24"),
     ("node-holds-the-vip-address", _host("nas1", lvsha_public_address="192.0.2.60"), "nas1",

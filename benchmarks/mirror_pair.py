@@ -74,14 +74,15 @@ def pull_seconds(standby: str) -> tuple[float, int]:
 def pulls(count: int) -> tuple[float, list[float], list[float]]:
     serving = next(node for node in lab.NODES if lab.serves(node))
     standby = next(node for node in lab.NODES if node != serving)
-    lvslab.ssh(serving, f"rm -rf {BENCH_DIR} && mkdir -p {BENCH_DIR} && python3 -c '"
-                        f"import os\nfor i in range({FILES}): open(\"{BENCH_DIR}/f%05d\" % i, \"wb\").write(os.urandom(1024))'")
-    lvslab.ssh(standby, "systemctl stop lvsha-mirror-pull.timer")
+    # The timer held back first, so that the first copy below copies all the files.
+    lvslab.ssh(standby, "systemctl stop lvsha-mirror-pull.timer; "
+                        "while systemctl is-active -q lvsha-mirror-pull.service; do sleep 0.5; done")
     try:
-        # A pull the timer started may still hold the lock: wait for it.
-        lvslab.wait_for("the timer's pull to end", lambda: lvslab.ssh(
-            standby, "systemctl is-active lvsha-mirror-pull.service", check=False).strip() != "activating", 300)
+        lvslab.ssh(serving, f"rm -rf {BENCH_DIR} && mkdir -p {BENCH_DIR} && python3 -c '"
+                            f"import os\nfor i in range({FILES}): open(\"{BENCH_DIR}/f%05d\" % i, \"wb\").write(os.urandom(1024))'")
         first, copied = pull_seconds(standby)
+        if copied != FILES:
+            raise RuntimeError(f"the first copy took {copied} files, not {FILES}")
         print(f"first copy: {copied} files in {first:.2f} s", flush=True)
         unchanged, changed = [], []
         for index in range(count):

@@ -112,11 +112,11 @@ def _modules(find: _Findings, host: str, model: Mapping[str, Any], secrets: Mapp
         if not isinstance(comment, str) or any(c in comment for c in "\n\r"):
             find.add(host, f"{path}.comment", comment, "must be one line of text")
         flags = {}
-        for flag, default in (("read_only", True), ("use_chroot", True)):
-            value = item.get(flag, default)
+        for flag in ("read_only", "use_chroot"):  # both on unless set to false
+            value = item.get(flag, True)
             if not isinstance(value, bool):
                 find.add(host, f"{path}.{flag}", value, "must be true or false")
-            flags[flag] = value is not False if default else value is True
+            flags[flag] = value is not False
         owner = {}
         for field in ("uid", "gid"):
             value = item.get(field, "root")

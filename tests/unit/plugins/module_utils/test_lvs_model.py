@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List
 import pytest
 
 from ansible_collections.lvsha.cluster.plugins.module_utils._lvs_model import ModelError, check_model, host_plan
-from model_inventory import Inventory, assert_reported
+from model_inventory import Inventory, assert_reported, catalogue_params
 
 
 @pytest.fixture
@@ -343,8 +343,7 @@ def test_the_catalogue_is_large_and_its_ids_unique() -> None:
     assert len(set(ids)) == len(ids)
 
 
-@pytest.mark.parametrize("edit, host, path, value, valid", [case[1:] for case in CATALOGUE],
-                         ids=[case[0] for case in CATALOGUE])
+@pytest.mark.parametrize("edit, host, path, value, valid", catalogue_params(CATALOGUE))
 def test_bad_model(inv: Inventory, edit: Edit, host: str, path: str, value: Any, valid: str) -> None:
     edit(inv)
     errors = errors_of(inv)

@@ -15,7 +15,7 @@ import pytest
 from ansible_collections.lvsha.cluster.plugins.module_utils._lvs_model import ModelError
 from ansible_collections.lvsha.cluster.plugins.module_utils._mirror_model import (
     DEFAULT_HOST_FILES, anchored_excludes, check_mirror_model, mirror_plan)
-from model_inventory import Inventory, assert_reported
+from model_inventory import Inventory, assert_reported, catalogue_params
 
 Edit = Callable[[Inventory], None]
 
@@ -406,13 +406,7 @@ CATALOGUE = [
 ]
 
 
-def test_the_catalogue_ids_are_unique() -> None:
-    ids = [case[0] for case in CATALOGUE]
-    assert len(set(ids)) == len(ids)
-
-
-@pytest.mark.parametrize("edit, host, path, value, valid", [case[1:] for case in CATALOGUE],
-                         ids=[case[0] for case in CATALOGUE])
+@pytest.mark.parametrize("edit, host, path, value, valid", catalogue_params(CATALOGUE))
 def test_bad_model(inv: Inventory, edit: Edit, host: str, path: str, value: Any, valid: str) -> None:
     edit(inv)
     errors = errors_of(inv)

@@ -1,0 +1,201 @@
+"""Check the files that playbooks/render.yml wrote, with the daemons' own parsers.
+
+usage: python3 check_rendered.py DIR
+
+For every host directory DIR/HOST:
+- each DRBD file (etc/drbd.d/*.conf, *.res): ``drbdadm -c FILE dump all``;
+- etc/mon/mon.cf: mon loads it with its scheduler stopped (no monitor runs, no alert is
+  sent) on a loopback port, and moncmd must list exactly the watches of the file;
+- etc/rsyncd.conf: an rsync daemon loads it on a loopback port, and an rsync client asks it
+  for the module list and for every module of the file. The modules are unlisted and admit
+  the peer's address only, so the daemon must refuse the loopback client as a known module
+  (its log tells "denied on module" from "unknown module").
+
+Prints one line per check and exits 1 when any check fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+DRBDADM = "/usr/sbin/drbdadm"
+MON = "/usr/sbin/mon"
+MONCMD = "/usr/bin/moncmd"
+RSYNC = "/usr/bin/rsync"
+START_TIMEOUT = 15.0
+COMPLAINT = re.compile(r"Unknown Parameter|IGNORING|Badly formed|ERROR|error", re.I)
+
+
+class CheckFailed(Exception):
+    """A rendered file that its daemon does not accept."""
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_listening(port, process, log):
+    """Wait until a daemon we started accepts connections on 127.0.0.1:port."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise CheckFailed(f"exited with {process.returncode}: {read(log)}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise CheckFailed(f"not listening on 127.0.0.1:{port} after {START_TIMEOUT:.0f} s: {read(log)}")
+
+
+def stop(process):
+    """End a daemon this program started (by its own PID)."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def read(path):
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return " ".join(handle.read().split())[-600:]
+
+
+def run(argv):
+    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False)
+
+
+def check_drbd(path):
+    result = run([DRBDADM, "-c", path, "dump", "all"])
+    if result.returncode != 0:
+        raise CheckFailed(f"drbdadm dump exited with {result.returncode}: "
+                          + " ".join(line for line in result.stderr.splitlines() if "modinfo" not in line))
+    resources = re.findall(r"^resource (\S+) \{", result.stdout, re.M)
+    return f"drbdadm dump: {', '.join(resources) or 'global and common sections'}"
+
+
+def mon_watches(path):
+    """(group, service) pairs that the file declares."""
+    watches, group = set(), None
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if match := re.match(r"watch\s+(\S+)", line):
+                group = match.group(1)
+            elif (match := re.match(r"\s+service\s+(\S+)", line)) and group:
+                watches.add((group, match.group(1)))
+    return watches
+
+
+def check_mon(path):
+    with tempfile.TemporaryDirectory(prefix="lvsha-mon-") as scratch:
+        port, trap_port, log = free_port(), free_port(), os.path.join(scratch, "out")
+        for sub in ("log", "state"):
+            os.mkdir(os.path.join(scratch, sub))
+        with open(log, "w", encoding="utf-8") as out:
+            process = subprocess.Popen(  # pylint: disable=consider-using-with
+                [MON, "-S", "-c", path, "-p", str(port), "-t", str(trap_port), "-P", os.path.join(scratch, "pid"),
+                 "-L", os.path.join(scratch, "log"), "-D", os.path.join(scratch, "state")],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_listening(port, process, log)
+            result = run([MONCMD, "-s", "127.0.0.1", "-p", str(port), "list", "watch"])
+        finally:
+            stop(process)
+    loaded = {tuple(line.split()) for line in result.stdout.splitlines() if line and not line.startswith("220 ")}
+    declared = mon_watches(path)
+    if result.returncode != 0 or loaded != declared:
+        raise CheckFailed(f"mon loaded watches {sorted(loaded)}, the file declares {sorted(declared)}")
+    return f"mon loaded {len(loaded)} watch(es): {', '.join(' '.join(watch) for watch in sorted(loaded))}"
+
+
+def rsync_modules(path):
+    with open(path, encoding="utf-8") as handle:
+        return re.findall(r"^\[([^\]]+)\]", handle.read(), re.M)
+
+
+def check_rsync(path):
+    modules = rsync_modules(path)
+    with tempfile.TemporaryDirectory(prefix="lvsha-rsyncd-") as scratch:
+        port, log = free_port(), os.path.join(scratch, "log")
+        open(log, "w", encoding="utf-8").close()
+        # The file unchanged; on the command line only where to listen, and a pid and log file
+        # of this check's own (the file's pid file is the host's).
+        process = subprocess.Popen(  # pylint: disable=consider-using-with
+            [RSYNC, "--daemon", "--no-detach", f"--config={path}", "--address=127.0.0.1", f"--port={port}",
+             "--dparam=pid file=" + os.path.join(scratch, "pid"), "--dparam=log file=" + log],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_listening(port, process, log)
+            listing = run([RSYNC, f"rsync://127.0.0.1:{port}/"])
+            for module in modules:
+                run([RSYNC, f"rsync://127.0.0.1:{port}/{module}/"])
+            time.sleep(0.2)
+            logged = open(log, encoding="utf-8").read()  # pylint: disable=consider-using-with
+        finally:
+            stop(process)
+    if listing.returncode != 0:
+        raise CheckFailed(f"the module list request failed: {listing.stderr.strip()}")
+    if listing.stdout.strip():
+        raise CheckFailed(f"the daemon lists modules to any client: {listing.stdout.split()}")
+    # rsync reads its file again for each connection and only logs what it ignores there.
+    complaints = sorted({line.split("] ", 1)[-1] for line in logged.splitlines() if COMPLAINT.search(line)})
+    if complaints:
+        raise CheckFailed(f"the daemon complains about the file: {'; '.join(complaints)}")
+    unknown = [module for module in modules if f"unknown module '{module}'" in logged]
+    refused = [module for module in modules if f"denied on module {module} " in logged]
+    if unknown or refused != modules:
+        raise CheckFailed(f"modules {modules}: unknown to the daemon {unknown}, refused to loopback {refused}")
+    return f"rsync daemon: modules {', '.join(modules)} known, unlisted, closed to 127.0.0.1"
+
+
+CHECKS = (
+    (re.compile(r"etc/drbd\.d/[^/]+\.(conf|res)$"), check_drbd),
+    (re.compile(r"etc/mon/mon\.cf$"), check_mon),
+    (re.compile(r"etc/rsyncd\.conf$"), check_rsync),
+)
+
+
+def check_tree(root):
+    """Check every host directory under root; returns (lines, failures)."""
+    lines, failures = [], 0
+    for host in sorted(os.listdir(root)):
+        host_dir = os.path.join(root, host)
+        if not os.path.isdir(host_dir):
+            continue
+        for base, _dirs, files in sorted(os.walk(host_dir)):
+            for name in sorted(files):
+                path = os.path.join(base, name)
+                relative = os.path.relpath(path, host_dir)
+                for pattern, check in CHECKS:
+                    if pattern.search(relative):
+                        try:
+                            lines.append(f"ok     {host} /{relative}: {check(path)}")
+                        except (CheckFailed, OSError, subprocess.SubprocessError) as error:
+                            failures += 1
+                            lines.append(f"FAILED {host} /{relative}: {error}")
+    return lines, failures
+
+
+def main(argv):
+    if len(argv) != 2 or not os.path.isdir(argv[1]):
+        sys.stderr.write(__doc__)
+        return 2
+    lines, failures = check_tree(argv[1])
+    print("\n".join(lines) if lines else "no file to check")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

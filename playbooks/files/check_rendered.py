@@ -5,7 +5,8 @@ usage: python3 check_rendered.py DIR
 For every host directory DIR/HOST:
 - each DRBD file (etc/drbd.d/*.conf, *.res): ``drbdadm -c FILE dump all``;
 - etc/mon/mon.cf: mon loads it with its scheduler stopped (no monitor runs, no alert is
-  sent) on a loopback port, and moncmd must list exactly the watches of the file;
+  sent) on a loopback port, without a warning, and moncmd must list exactly the watches of
+  the file;
 - etc/rsyncd.conf: an rsync daemon loads it on a loopback port, and an rsync client asks it
   for the module list and for every module of the file. The modules are unlisted and admit
   the peer's address only, so the daemon must refuse the loopback client as a known module
@@ -68,9 +69,14 @@ def stop(process):
             process.wait()
 
 
-def read(path):
+def read_lines(path):
     with open(path, encoding="utf-8", errors="replace") as handle:
-        return " ".join(handle.read().split())[-600:]
+        return handle.read().splitlines()
+
+
+def read(path):
+    """The end of a daemon's output, on one line."""
+    return " ".join(" ".join(read_lines(path)).split())[-600:]
 
 
 def run(argv):
@@ -113,6 +119,11 @@ def check_mon(path):
             result = run([MONCMD, "-s", "127.0.0.1", "-p", str(port), "list", "watch"])
         finally:
             stop(process)
+        # mon loads a watch without its hostgroup (monitoring the group's name as a host) and
+        # only warns.
+        warnings = [line for line in read_lines(log) if line.startswith("Warning")]
+    if warnings:
+        raise CheckFailed("mon warns: " + " ".join(warnings))
     loaded = {tuple(line.split()) for line in result.stdout.splitlines() if line and not line.startswith("220 ")}
     declared = mon_watches(path)
     if result.returncode != 0 or loaded != declared:
@@ -142,7 +153,7 @@ def check_rsync(path):
             for module in modules:
                 run([RSYNC, f"rsync://127.0.0.1:{port}/{module}/"])
             time.sleep(0.2)
-            logged = open(log, encoding="utf-8").read()  # pylint: disable=consider-using-with
+            logged = "\n".join(read_lines(log))
         finally:
             stop(process)
     if listing.returncode != 0:

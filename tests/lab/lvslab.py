@@ -7,15 +7,19 @@ director: what is measured is what a client on the public segment sees.
 """
 from __future__ import annotations
 
+import os
+import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
 LAB_DIR = Path(__file__).resolve().parent
+REPO = LAB_DIR.parents[1]
 LABCTL = LAB_DIR / "labctl"
 PROBE = LAB_DIR / "http_probe.py"
 VIP_URL = "http://192.0.2.50/"
@@ -31,6 +35,30 @@ def labctl(*args: str, check: bool = True, timeout: float = 900, stdin: Optional
 
 def ssh(node: str, command: str, check: bool = True, stdin: Optional[str] = None) -> str:
     return labctl("ssh", node, "--", command, check=check, timeout=300, stdin=stdin)
+
+
+def playbook(name: str, example: str, extra: Optional[dict] = None, *options: str) -> subprocess.CompletedProcess:
+    """playbooks/NAME.yml with inventories/example-EXAMPLE and the lab's inventory, optionally
+    with extra variables; its output tail is printed for the test log."""
+    import yaml  # only the tests that run playbooks need it
+
+    inventories = ["-i", f"{REPO}/inventories/example-{example}/hosts.yml", "-i", f"{REPO}/inventories/lab/hosts.yml"]
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
+        yaml.safe_dump(extra or {}, handle)
+    try:
+        proc = subprocess.run(["ansible-playbook", *options, *inventories, "-e", f"@{handle.name}", f"{REPO}/playbooks/{name}.yml"],
+                              capture_output=True, text=True, check=False, timeout=1200,
+                              env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1",
+                                   "ANSIBLE_CONFIG": f"{REPO}/ansible.cfg"})
+    finally:
+        os.unlink(handle.name)
+    print(proc.stdout[-3000:], proc.stderr[-1500:])
+    return proc
+
+
+def changed(proc: subprocess.CompletedProcess) -> dict:
+    """Host -> changed count of a playbook run's recap."""
+    return {host: int(count) for host, count in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", proc.stdout, re.M)}
 
 
 def wait_for(what: str, predicate: Callable[[], bool], timeout: float, step: float = 0.5) -> float:

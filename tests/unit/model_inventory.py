@@ -64,6 +64,18 @@ class Inventory:
         return result
 
 
+def combined(*names: str) -> Tuple[Dict[str, Dict[str, Any]], Dict[str, List[str]]]:
+    """The example inventories given as one inventory: (hostvars, groups)."""
+    hostvars: Dict[str, Dict[str, Any]] = {}
+    groups: Dict[str, List[str]] = {}
+    for name in names:
+        inv = Inventory(name)
+        hostvars.update(inv.hostvars())
+        for group, members in inv.groups.items():
+            groups.setdefault(group, []).extend(m for m in members if m not in groups[group])
+    return hostvars, groups
+
+
 def assert_reported(errors: List[str], host: str, path: str, value: Any, valid: str) -> None:
     """One of ``errors`` names ``host``, ``path`` and ``value``, and says ``valid``."""
     head = f"host {host}: {path} = {value!r}: "

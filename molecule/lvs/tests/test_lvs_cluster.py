@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The LVS cluster of inventories/example-lvs, deployed in the lab, checked from the client.
 
-Runs in order: the converged state, distribution, a real server's failure and return, then
+Runs in order: a second run at -vvv (changed=0, the heartbeat key kept and not printed), the
+converged state, distribution, a real server's failure and return, then
 director failover (lb1 powered off) and failback (lb1 booted again). lb2 is the backup
 director that doubles as a real server; its role is checked before, during and after.
 Outage figures are printed (``-s``); BENCHMARKS.md takes medians from benchmarks/lvs_failover.py.
@@ -62,11 +63,24 @@ def assert_director_mode(node: str) -> None:
     assert lvslab.ssh(node, "systemctl is-active mon.service", check=False).strip() == "active"
 
 
+def heartbeat_key(node: str) -> str:
+    return lvslab.ssh(node, "awk '$1 == 1 { print $3 }' /etc/ha.d/authkeys").strip()
+
+
+def test_second_run_changes_nothing_and_prints_no_secret():
+    key = heartbeat_key("lb1")
+    proc = lvslab.playbook("lvs", "lvs", None, "-vvv")
+    assert proc.returncode == 0
+    assert lvslab.changed(proc) == {"localhost": 0, "lb1": 0, "lb2": 0, "web1": 0, "web2": 0}
+    assert len(key) >= 20 and heartbeat_key("lb2") == key == heartbeat_key("lb1"), "the key was not kept"
+    assert key not in proc.stdout + proc.stderr
+
+
 def test_lb1_is_the_active_director(host):
     # heartbeat acquires the resources some seconds after it starts.
     lvslab.wait_for("lb1 to hold the VIP", lambda: lvslab.holds_vip("lb1"), timeout=90)
     authkeys = host.file("/etc/ha.d/authkeys")
-    assert authkeys.mode == 0o600 and authkeys.user == "root"
+    assert (authkeys.user, authkeys.group, authkeys.mode) == ("root", "root", 0o600)
     assert "crc" not in authkeys.content_string.split()
     assert table("lb1") == {ADDRESSES[h]: w for h, w in WEIGHTS.items()}
     assert not on_lo("lb1")

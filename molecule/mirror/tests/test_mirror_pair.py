@@ -13,15 +13,11 @@ from benchmarks/mirror_failover.py.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-
-import yaml
 
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "tests" / "lab"))
@@ -36,23 +32,11 @@ TAKEOVER_BUDGET = 30
 
 
 def playbook(extra: dict | None = None, *options: str) -> subprocess.CompletedProcess:
-    """playbooks/mirror.yml with the scenario's inventories, optionally with extra variables."""
-    inventories = ["-i", f"{REPO}/inventories/example-mirror/hosts.yml", "-i", f"{REPO}/inventories/lab/hosts.yml"]
-    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
-        yaml.safe_dump(extra or {}, handle)
-    try:
-        proc = subprocess.run(["ansible-playbook", *options, *inventories, "-e", f"@{handle.name}", f"{REPO}/playbooks/mirror.yml"],
-                              capture_output=True, text=True, check=False, timeout=1200,
-                              env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1",
-                                   "ANSIBLE_CONFIG": f"{REPO}/ansible.cfg"})
-    finally:
-        os.unlink(handle.name)
-    print(proc.stdout[-3000:], proc.stderr[-1500:])
-    return proc
+    return lvslab.playbook("mirror", "mirror", extra, *options)
 
 
 def recap(proc: subprocess.CompletedProcess) -> dict:
-    return {host: int(changed) for host, changed in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", proc.stdout, re.M)}
+    return lvslab.changed(proc)
 
 
 def secrets() -> set:

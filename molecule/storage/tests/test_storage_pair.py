@@ -11,15 +11,11 @@ takes medians from benchmarks/storage_failover.py.
 from __future__ import annotations
 
 import copy
-import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-
-import yaml
 
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "tests" / "lab"))
@@ -32,23 +28,11 @@ RES = lab.RESOURCE["name"]
 
 
 def playbook(extra: dict | None = None, *options: str) -> subprocess.CompletedProcess:
-    """playbooks/storage.yml with the scenario's inventories, optionally with extra variables."""
-    inventories = ["-i", f"{REPO}/inventories/example-storage/hosts.yml", "-i", f"{REPO}/inventories/lab/hosts.yml"]
-    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
-        yaml.safe_dump(extra or {}, handle)
-    try:
-        proc = subprocess.run(["ansible-playbook", *options, *inventories, "-e", f"@{handle.name}", f"{REPO}/playbooks/storage.yml"],
-                              capture_output=True, text=True, check=False, timeout=1200,
-                              env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1",
-                                   "ANSIBLE_CONFIG": f"{REPO}/ansible.cfg"})
-    finally:
-        os.unlink(handle.name)
-    print(proc.stdout[-3000:], proc.stderr[-1500:])
-    return proc
+    return lvslab.playbook("storage", "storage", extra, *options)
 
 
 def recap(proc: subprocess.CompletedProcess) -> dict:
-    return {host: int(changed) for host, changed in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", proc.stdout, re.M)}
+    return lvslab.changed(proc)
 
 
 def resources_with(**change) -> dict:

@@ -4,27 +4,12 @@
 together are one sound cluster; each rule across the parts is broken once."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple
+from typing import Tuple
 
 import pytest
 
 from ansible_collections.lvsha.cluster.plugins.module_utils._cluster_model import check_cluster_model
-from model_inventory import Inventory, assert_reported
-
-Model = Tuple[Dict[str, Dict[str, Any]], Dict[str, List[str]]]
-
-
-def combined(*names: str) -> Model:
-    """The example inventories given, as one inventory (hostvars, groups)."""
-    hostvars: Dict[str, Dict[str, Any]] = {}
-    groups: Dict[str, List[str]] = {}
-    for name in names:
-        inv = Inventory(name)
-        hostvars.update(inv.hostvars())
-        for group, members in inv.groups.items():
-            groups.setdefault(group, []).extend(m for m in members if m not in groups[group])
-    return hostvars, groups
-
+from model_inventory import assert_reported, combined
 
 ALL = ("example-lvs", "example-storage", "example-mirror")
 

@@ -1,0 +1,171 @@
+# Copyright: lvsha.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""How the roles handle secrets, read from the roles themselves.
+
+Secrets come only from role variables (which an inventory can vault) and their argument specs
+hide them; every task that carries one logs nothing; none reaches a command line; every file
+that holds one is written 0600 root:root. Safe defaults: heartbeat never authenticates with
+crc, DRBD authenticates its peer, rsync modules are read-only and admit named hosts only.
+The lab scenarios check the same on the nodes (modes, and no secret in a -vvv run).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Tuple
+
+import pytest
+import yaml
+
+from ansible_collections.lvsha.cluster.plugins.module_utils._mirror_model import mirror_plan
+from model_inventory import Inventory
+
+ROLES = Path(__file__).resolve().parents[3] / "roles"
+# The secrets a user gives (vault them), by role.
+SECRET_VARIABLES = {"heartbeat": ["heartbeat_auth_key"], "drbd": ["drbd_shared_secret"],
+                    "rsync_mirror": ["rsync_mirror_pull_password", "lvsha_mirror_rsync_secrets"]}
+# What the roles hold them in once chosen (given, kept from the nodes, or generated).
+SECRET_FACTS = ["heartbeat__key", "drbd__secret", "rsync_mirror__password", "rsync_mirror__user_secrets"]
+SECRET_NAMES = [name for names in SECRET_VARIABLES.values() for name in names] + SECRET_FACTS
+# Where they are written on a node, and the files a role reads them back from.
+SECRET_FILES = ["/etc/ha.d/authkeys", "/etc/drbd.d/{{ item.name }}.res", "/etc/lvsha/mirror/rsync.password",
+                "/etc/rsyncd.secrets"]
+SECRET_READS = re.compile(r"/etc/ha\.d/authkeys|/etc/drbd\.d/|shared-secret|rsync\.password|rsyncd\.secrets")
+MODULE_KEYS = ("ansible.builtin.shell", "ansible.builtin.command", "ansible.builtin.template", "ansible.builtin.copy",
+               "ansible.builtin.set_fact", "ansible.builtin.assert", "ansible.builtin.debug")
+
+
+def tasks() -> Iterator[Tuple[str, Dict[str, Any]]]:
+    """(role/tasks/file: task name, task) of every task, blocks opened."""
+    def walk(where: str, items: List[Dict[str, Any]]) -> Iterator[Tuple[str, Dict[str, Any]]]:
+        for task in items or []:
+            if "block" in task:
+                yield from walk(where, task["block"])
+            else:
+                yield f"{where}: {task.get('name')}", task
+    for path in sorted(ROLES.glob("*/tasks/*.yml")):
+        yield from walk(f"{path.parent.parent.name}/tasks/{path.name}", yaml.safe_load(path.read_text()))
+
+
+def module_of(task: Dict[str, Any]) -> Tuple[str, Any]:
+    for key in task:
+        if key.startswith("ansible.builtin.") or key.startswith("lvsha.cluster."):
+            return key, task[key]
+    raise AssertionError(f"no module in {task}")
+
+
+def mentions_secret(text: str) -> List[str]:
+    return [name for name in SECRET_NAMES if re.search(rf"\b{re.escape(name)}\b", text)]
+
+
+def template_text(role: str, src: str) -> str:
+    path = ROLES / role / "templates" / src
+    return path.read_text() if path.is_file() else ""
+
+
+ALL_TASKS = list(tasks())
+
+
+def test_every_secret_variable_is_a_hidden_role_option() -> None:
+    for role, names in SECRET_VARIABLES.items():
+        options = yaml.safe_load((ROLES / role / "meta/argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+        for name in names:
+            assert options[name].get("no_log") is True, f"{role}: {name} is not no_log in the argument spec"
+
+
+DEPLOY_TASKS = [(where, task) for where, task in ALL_TASKS if "/tasks/render.yml" not in where]
+
+
+def carried_secrets(where: str, task: Dict[str, Any]) -> List[str]:
+    module, args = module_of(task)
+    role = where.split("/")[0]
+    text = yaml.safe_dump({k: v for k, v in task.items() if k not in ("name", "no_log")})
+    carried = mentions_secret(text)
+    if module == "ansible.builtin.template" and isinstance(args, dict):
+        carried += mentions_secret(template_text(role, str(args.get("src", ""))))
+    if module in ("ansible.builtin.shell", "ansible.builtin.command") and SECRET_READS.search(text):
+        carried.append("a secret file read back from the node")
+    return carried
+
+
+def test_the_tasks_that_carry_a_secret_are_found() -> None:
+    """The detector above finds every task that reads, chooses or writes a secret."""
+    assert sorted(where for where, task in DEPLOY_TASKS if carried_secrets(where, task)) == [
+        "drbd/tasks/main.yml: Choose the shared secret",
+        "drbd/tasks/main.yml: Read the node name, the secret in use and fstab",
+        "drbd/tasks/main.yml: Write the resource files",
+        "heartbeat/tasks/main.yml: Choose the shared authentication key",
+        "heartbeat/tasks/main.yml: Read the node name and the current authkeys",
+        "heartbeat/tasks/main.yml: Write authkeys",
+        "rsync_mirror/tasks/main.yml: Choose the shared pull password",
+        "rsync_mirror/tasks/main.yml: Read the pull password in use",
+        "rsync_mirror/tasks/main.yml: Write the pull password",
+        "rsync_mirror/tasks/main.yml: Write the rsync daemon's secrets",
+    ]
+
+
+@pytest.mark.parametrize("where, task", DEPLOY_TASKS, ids=[where for where, _task in DEPLOY_TASKS])
+def test_a_task_that_carries_a_secret_logs_nothing(where: str, task: Dict[str, Any]) -> None:
+    carried = carried_secrets(where, task)
+    if carried:
+        assert task.get("no_log") is True, f"{where} carries {carried} without no_log"
+
+
+@pytest.mark.parametrize("where, task", ALL_TASKS, ids=[where for where, _task in ALL_TASKS])
+def test_no_secret_reaches_a_command_line(where: str, task: Dict[str, Any]) -> None:
+    module, args = module_of(task)
+    if module in ("ansible.builtin.shell", "ansible.builtin.command"):
+        assert not mentions_secret(yaml.safe_dump(args)), where
+        assert not mentions_secret(yaml.safe_dump(task.get("environment") or {})), where
+
+
+def test_rendering_writes_a_placeholder_in_place_of_every_secret() -> None:
+    """render.yml (tests/unit/playbooks/test_render_playbook.py) binds each secret that a
+    template reads to lvsha_render_secret, in the block that renders the files."""
+    bound = {}
+    for path in sorted(ROLES.glob("*/tasks/render.yml")):
+        for item in yaml.safe_load(path.read_text()):
+            for name, value in (item.get("vars") or {}).items():
+                if name in SECRET_FACTS:
+                    bound[name] = value
+    assert sorted(bound) == sorted(SECRET_FACTS)
+    assert all("{{ lvsha_render_secret }}" == value or "[lvsha_render_secret]" in value for value in bound.values()), bound
+
+
+def test_every_secret_file_is_written_0600_root_root() -> None:
+    written = {}
+    for where, task in ALL_TASKS:
+        module, args = module_of(task)
+        if module in ("ansible.builtin.template", "ansible.builtin.copy") and args.get("dest") in SECRET_FILES:
+            written[args["dest"]] = (args.get("owner"), args.get("group"), args.get("mode"), where)
+    assert sorted(written) == sorted(SECRET_FILES)
+    for dest, (owner, group, mode, where) in written.items():
+        assert (owner, group, mode) == ("root", "root", "0600"), f"{where} writes {dest}"
+
+
+def test_heartbeat_never_authenticates_with_crc() -> None:
+    spec = yaml.safe_load((ROLES / "heartbeat/meta/argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    assert spec["heartbeat_auth_method"]["choices"] == ["sha1", "md5"]
+    assert yaml.safe_load((ROLES / "heartbeat/defaults/main.yml").read_text())["heartbeat_auth_method"] == "sha1"
+    plan = (ROLES / "heartbeat/tasks/plan.yml").read_text()
+    assert "heartbeat_auth_method in ['sha1', 'md5']" in plan
+
+
+def test_drbd_authenticates_its_peer_by_default() -> None:
+    defaults = yaml.safe_load((ROLES / "drbd/defaults/main.yml").read_text())
+    assert defaults["drbd_net_auth"] is True and defaults["drbd_cram_hmac_alg"] == "sha1"
+    template = (ROLES / "drbd/templates/resource.res.j2").read_text()
+    assert re.search(r"\{% if drbd_net_auth %\}\s+cram-hmac-alg \{\{ drbd_cram_hmac_alg \}\};\s+"
+                     r'shared-secret "\{\{ drbd__secret \}\}";', template)
+
+
+def test_rsync_modules_are_read_only_and_admit_the_peer_only_unless_asked() -> None:
+    inv = Inventory("example-mirror")
+    plan = mirror_plan(inv.hostvars(), "mr1", inv.groups)
+    assert [(m["read_only"], m["hosts_allow"]) for m in plan["modules"]] == [(True, ["198.51.100.42"])]
+    inv.model["lvsha_mirror_modules"][0].update(read_only=False, hosts_allow=["192.0.2.0/24"])
+    asked = mirror_plan(inv.hostvars(), "mr1", inv.groups)["modules"][0]
+    assert (asked["read_only"], asked["hosts_allow"]) == (False, ["198.51.100.42", "192.0.2.0/24"])
+    template = (ROLES / "rsync_mirror/templates/rsyncd.conf.j2").read_text()
+    assert "hosts deny = *" in template
+    assert template.count("hosts allow = ") == 2  # the state module and each mirrored module

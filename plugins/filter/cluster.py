@@ -48,7 +48,7 @@ def _valid(spec: Mapping[str, Any]) -> str:
 
 def role_variable_errors(hostvars: Mapping[str, Mapping[str, Any]], groups: Mapping[str, List[str]]) -> List[str]:
     """Each inventory variable named after a role that the host runs, checked against that
-    role's argument spec."""
+    role's argument spec. Only those variables are read (Ansible's hostvars template lazily)."""
     find = _Findings()
     for host in sorted(hostvars):
         roles: Tuple[str, ...] = tuple(dict.fromkeys(
@@ -73,10 +73,7 @@ def role_variable_errors(hostvars: Mapping[str, Mapping[str, Any]], groups: Mapp
 
 
 def cluster_model_errors(hostvars: Any, groups: Dict[str, List[str]]) -> List[str]:
-    role_variables = {host: {key: hostvars[host][key] for key in hostvars[host]
-                             if key.startswith(tuple(f"{role}_" for roles in GROUP_ROLES.values() for role in roles))}
-                      for host in hostvars}
-    return check_cluster_model(model_variables(hostvars), groups) + role_variable_errors(role_variables, groups)
+    return check_cluster_model(model_variables(hostvars), groups) + role_variable_errors(hostvars, groups)
 
 
 class FilterModule:

@@ -23,12 +23,15 @@ def test_the_examples_validate_without_contacting_a_host() -> None:
 def test_every_error_is_reported_in_one_run_and_the_exit_is_non_zero(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
     bad.write_text("lvsha_mirror_vip: {address: 192.0.2.60, prefix: 24}\nlvsha_storage_vip: {address: 192.0.2.60, prefix: 40}\n"
-                   "lvsha_lvs_services: 5\n")
+                   "lvsha_lvs_services: 5\nheartbeat_auth_method: crc\nheartbeat_auth_key: [leaked]\n")
     proc = validate("-e", f"@{bad}")
     assert proc.returncode == 2
     out = proc.stdout + proc.stderr
     for message in ("host lb1: lvsha_lvs_services = 5: must be a list of virtual services",
                     "host nas1: lvsha_storage_vip.prefix = 40: must be 1..32",
-                    "host mr1: lvsha_mirror_vip.address = '192.0.2.60': is already the floating address"):
+                    "host mr1: lvsha_mirror_vip.address = '192.0.2.60': is already the floating address",
+                    "host nas2: heartbeat_auth_method = 'crc': must be a str, one of sha1, md5 (role heartbeat)",
+                    "host lb1: heartbeat_auth_key = (not shown): must be a str (role heartbeat)"):
         assert message in out
+    assert "leaked" not in out
     assert list(recap(proc.stdout)) == ["localhost"]

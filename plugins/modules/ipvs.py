@@ -433,12 +433,16 @@ def _write_file(module: AnsibleModule, path: str, content: str) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         module.fail_json(msg=f"cannot write save_path {path}: directory {directory} does not exist")
+    creating = not os.path.exists(path)
     fd, tmp = tempfile.mkstemp(prefix=".ipvs-", suffix=".rules", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(content)
-        os.chmod(tmp, 0o644)  # the rules are not secret; atomic_move keeps an existing file's mode
-        module.atomic_move(tmp, path)
+        module.atomic_move(tmp, path)  # keeps an existing file's mode and owner
+        if creating:
+            # atomic_move gives a new file 0666 & ~umask (a chmod of the temporary file is lost),
+            # so set the mode here: the rules are not secret and are read at boot.
+            os.chmod(path, 0o644)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -3,29 +3,32 @@
 """roles/director/files/lvsha-ipvs, run as a program against a fake ipvsadm.
 
 The program gets what it gets on a director: ``_ipvs.py`` in LVSHA_LIB (here the checkout's
-plugins/module_utils), the declared table in LVSHA_IPVS_DESIRED (here written from
-``host_plan(...)["health"]`` of the example inventory, as the director role writes
-/etc/lvsha/ipvs.json), its state in LVSHA_RUN_DIR. LVSHA_IPVSADM is FAKE_IPVSADM below.
+plugins/module_utils), the declared table in LVSHA_IPVS_DESIRED (here written from lb1's
+``lvs.health`` in the cluster plan of the example inventory, as the director role writes
+/etc/lvsha/ipvs.json), its state in LVSHA_RUN_DIR. LVSHA_IPVSADM is FAKE_IPVSADM below;
+LVSHA_PROC_IPVS stands for /proc/net/ip_vs (IPVS loaded), which ``sync --check`` looks at.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
-import yaml
 
-from ansible_collections.lvsha.cluster.plugins.module_utils._lvs_model import host_plan
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._cluster_plan import build_plan
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import model_variables
+from ansible_collections.lvsha.cluster.tests.unit.model_inventory import Inventory
 from ansible_collections.lvsha.cluster.tests.unit.plugins.modules.recordings import recorded_out, recording
 
 REPO = Path(__file__).resolve().parents[3]
 CLI = REPO / "roles" / "director" / "files" / "lvsha-ipvs"
 LIB = REPO / "plugins" / "module_utils"
-EXAMPLE = REPO / "inventories" / "example-lvs"
 
 FAKE_IPVSADM = r'''
 """A test double of ipvsadm 1.31, NOT ipvsadm: just enough for lvsha-ipvs.
@@ -181,16 +184,9 @@ def head(text: str, lines: int) -> str:
 
 
 def example_health() -> List[Dict[str, Any]]:
-    """``host_plan(...)["health"]`` of lb1 in the example inventory."""
-    hosts = yaml.safe_load((EXAMPLE / "hosts.yml").read_text())["all"]["children"]
-    model = yaml.safe_load((EXAMPLE / "group_vars" / "all.yml").read_text())
-    hostvars: Dict[str, Dict[str, Any]] = {}
-    groups: Dict[str, List[str]] = {}
-    for group, node in hosts.items():
-        for host, variables in node["hosts"].items():
-            groups.setdefault(group, []).append(host)
-            hostvars.setdefault(host, dict(model)).update(variables or {})
-    return host_plan(hostvars, "lb1", groups)["health"]
+    """lb1's ``lvs.health`` in the cluster plan of the example inventory (what the role writes)."""
+    inventory = Inventory("example-lvs")
+    return build_plan(model_variables(inventory.hostvars()), inventory.groups)["hosts"]["lb1"]["lvs"]["health"]
 
 
 class Director:
@@ -204,18 +200,28 @@ class Director:
         self.ipvsadm.write_text(f"#!{sys.executable}\n{FAKE_IPVSADM.lstrip()}")
         self.ipvsadm.chmod(0o755)
         self.write_desired(example_health())
+        self.proc_ipvs = root / "proc-net-ip_vs"
+        self.proc_ipvs.touch()
         self.env = dict(os.environ, LVSHA_LIB=str(LIB), LVSHA_RUN_DIR=str(self.run_dir),
-                        LVSHA_IPVS_DESIRED=str(self.desired), LVSHA_IPVSADM=str(self.ipvsadm))
+                        LVSHA_IPVS_DESIRED=str(self.desired), LVSHA_IPVSADM=str(self.ipvsadm),
+                        LVSHA_PROC_IPVS=str(self.proc_ipvs))
 
     def write_desired(self, health: List[Dict[str, Any]]) -> None:
         self.desired.write_text(json.dumps(health, indent=2) + "\n")
 
-    def cli(self, *args: str, rc: Optional[int] = 0) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, str(CLI), *args], env=self.env, capture_output=True, text=True,
+    def argv(self, *args: str) -> List[str]:
+        return [sys.executable, str(CLI), *args]
+
+    def cli(self, *args: str, rc: Optional[int] = 0, stdin: Optional[str] = None) -> subprocess.CompletedProcess:
+        proc = subprocess.run(self.argv(*args), env=self.env, input=stdin, capture_output=True, text=True,
                               check=False, timeout=60)
         if rc is not None:
             assert proc.returncode == rc, proc.stderr
         return proc
+
+    def sync(self, *args: str, rc: Optional[int] = 0, stdin: Optional[str] = None) -> Dict[str, Any]:
+        """``sync --json`` as the director role runs it; returns the parsed output."""
+        return json.loads(self.cli("sync", "--json", *args, rc=rc, stdin=stdin).stdout)
 
     def fake(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
         return subprocess.run([str(self.ipvsadm), *args], input=stdin, capture_output=True, text=True,
@@ -381,3 +387,127 @@ def test_ipvsadm_failing(director: Director) -> None:
     proc = director.cli("apply", rc=1)
     assert proc.stderr.startswith("lvsha-ipvs: ")
     assert "Permission denied" in proc.stderr
+
+
+# ------------------------------------------------------------------ sync: the director role's run
+# roles/director/tasks/main.yml runs "sync --json --desired - [--standby-absent] [--check]"
+# with the declared table on stdin.
+
+
+def test_sync_applies_the_declared_table_then_changes_nothing(director: Director) -> None:
+    table = director.desired.read_text()
+    director.desired.unlink()  # read from stdin: in check mode the role has not written it
+    assert director.sync("--desired", "-", stdin=table) == {"changed": True, "commands": WWW_LINES}
+    assert director.table() == {"192.0.2.50:80": {"192.0.2.21:80": 1, "192.0.2.22:80": 3, "192.0.2.12:80": 1}}
+    assert director.calls().count(["-R"]) == 1
+    assert director.sync("--desired", "-", stdin=table) == {"changed": False, "commands": []}
+    assert director.calls().count(["-R"]) == 1  # nothing to change, nothing restored
+    assert not director.desired.exists()
+
+
+def test_sync_purges_real_servers_the_model_no_longer_lists(director: Director) -> None:
+    director.sync()
+    health = example_health()
+    del health[0]["service"]["realservers"][1]  # web2 leaves the model
+    health[0]["hosts"] = {"web1": 0, "lb2": 1}
+    director.write_desired(health)
+    assert director.sync() == {"changed": True, "commands": ["-d -t 192.0.2.50:80 -r 192.0.2.22:80"]}
+    assert director.table() == {"192.0.2.50:80": {"192.0.2.21:80": 1, "192.0.2.12:80": 1}}
+
+
+def test_sync_check_changes_nothing_and_reports_the_commands(director: Director) -> None:
+    assert director.sync("--check") == {"changed": True, "commands": WWW_LINES}
+    assert ["-R"] not in director.calls()
+    assert director.table() == {}
+    assert not director.run_dir.exists(), "check mode writes nothing, not even the lock file"
+    director.sync()
+    director.cli("health", "www", "web2", "down")
+    health = example_health()
+    health[0]["service"]["realservers"][0]["weight"] = 5
+    restores = director.calls().count(["-R"])
+    assert director.sync("--check", "--desired", "-", stdin=json.dumps(health)) == {
+        "changed": True, "commands": ["-e -t 192.0.2.50:80 -r 192.0.2.21:80 -g -w 5"]}  # web2 stays drained
+    assert director.sync("--check") == {"changed": False, "commands": []}
+    assert director.calls().count(["-R"]) == restores
+    assert director.table()["192.0.2.50:80"] == {"192.0.2.21:80": 1, "192.0.2.22:80": 0, "192.0.2.12:80": 1}
+
+
+def test_sync_check_without_ipvs_loaded_asks_no_ipvsadm(director: Director) -> None:
+    # ipvsadm would load the ip_vs kernel module: check mode assumes an empty table instead.
+    director.proc_ipvs.unlink()
+    proc = director.cli("sync", "--check", "--json")
+    assert json.loads(proc.stdout) == {"changed": True, "commands": WWW_LINES}
+    assert "ip_vs kernel module is not loaded" in proc.stderr
+    assert director.calls() == []
+
+
+def test_sync_check_where_ipvsadm_cannot_reach_ipvs(director: Director) -> None:
+    director.ipvsadm.write_text(f"#!{sys.executable}\nimport sys\n"
+                                "sys.stderr.write(\"Can't initialize ipvs: Protocol not available\\n\")\nsys.exit(2)\n")
+    assert director.sync("--check") == {"changed": True, "commands": WWW_LINES}
+    assert "Protocol not available" in director.cli("sync", rc=1).stderr
+
+
+def test_sync_check_prints_the_lines_without_json(director: Director) -> None:
+    assert director.cli("sync", "--check").stdout.splitlines() == WWW_LINES
+    assert director.table() == {}
+
+
+@pytest.mark.parametrize("on_failure, kept", [
+    ("drain", {"192.0.2.21:80": 1, "192.0.2.22:80": 0, "192.0.2.12:80": 1}),
+    ("remove", {"192.0.2.21:80": 1, "192.0.2.12:80": 1}),
+])
+def test_a_drain_by_mon_survives_sync(director: Director, on_failure: str, kept: Dict[str, int]) -> None:
+    health = example_health()
+    health[0]["on_failure"] = on_failure
+    director.write_desired(health)
+    director.sync()
+    director.cli("health", "www", "web2", "down")  # what mon's lvs.alert runs through sudo
+    assert director.table()["192.0.2.50:80"] == kept
+    assert director.sync("--desired", "-", stdin=json.dumps(health)) == {"changed": False, "commands": []}
+    assert director.table()["192.0.2.50:80"] == kept
+    director.cli("health", "www", "web2", "up")
+    assert director.table()["192.0.2.50:80"]["192.0.2.22:80"] == 3
+
+
+def test_sync_waits_for_the_lock_that_mon_takes(director: Director) -> None:
+    director.run_dir.mkdir()
+    with open(director.run_dir / "ipvs.lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as "lvsha-ipvs health" holds it while it drains
+        proc = subprocess.Popen(director.argv("sync", "--json"), env=director.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(1.5)
+            assert proc.poll() is None, "sync ran without the lock: " + proc.communicate()[1]
+            assert director.calls() == [], "sync read the table before it held the lock"
+            # The drain mon makes meanwhile (down.json written, as health does under the lock):
+            (director.run_dir / "down.json").write_text('{"www": ["web1"]}')
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["changed"] is True
+    assert director.table()["192.0.2.50:80"] == {"192.0.2.21:80": 0, "192.0.2.22:80": 3, "192.0.2.12:80": 1}
+
+
+def test_sync_standby_absent_removes_the_declared_services_only(director: Director) -> None:
+    other = head(recorded_out("ipvsadm", "save_mixed"), 3)
+    assert director.fake("-R", stdin=other).returncode == 0
+    director.sync()  # not active, not a real server too: the standby keeps its table loaded
+    assert set(director.table()) == {"192.0.2.100:80", "192.0.2.50:80"}
+    assert director.sync("--standby-absent") == {"changed": True, "commands": ["-D -t 192.0.2.50:80"]}
+    assert director.table() == {"192.0.2.100:80": {"192.0.2.21:80": 1, "192.0.2.22:80": 3}}
+    assert director.sync("--standby-absent") == {"changed": False, "commands": []}
+    # The active director that is also a real server keeps the declared services.
+    director.run_dir.mkdir(exist_ok=True)
+    (director.run_dir / "director-active").touch()
+    assert director.sync("--standby-absent") == {"changed": True, "commands": WWW_LINES}
+    assert set(director.table()) == {"192.0.2.100:80", "192.0.2.50:80"}
+
+
+@pytest.mark.parametrize("table", ["[", "{}", '[{"name": "www"}]'])
+def test_sync_of_a_bad_table(director: Director, table: str) -> None:
+    proc = director.cli("sync", "--json", "--desired", "-", stdin=table, rc=1)
+    assert proc.stderr.startswith("lvsha-ipvs: ")
+    assert proc.stdout == ""
+    assert director.calls() == []

@@ -59,8 +59,18 @@ def test_sha1_without_key() -> None:
     assert heartbeat_authkey("lb1\nauth 1\n1 sha1\n") == ""
 
 
-def test_commented_auth_line_is_ignored() -> None:
-    assert heartbeat_authkey("lb1\n#auth 2\nauth 1\n1 sha1 one\n2 md5 two\n") == "one"
+# The commented lines come AFTER the real ones: a later auth line wins and a later entry for
+# the same index replaces the earlier one, so a filter that read comments would pick them.
+@pytest.mark.parametrize("text, key", [
+    ("lb1\nauth 1\n#auth 2\n1 sha1 one\n2 md5 two\n", "one"),
+    ("lb1\nauth 1\n  # auth 2\n1 sha1 one\n2 md5 two\n", "one"),
+    ("lb1\nauth 1\n1 sha1 one\n#1 sha1 commented\n", "one"),
+    ("lb1\nauth 1\n1 sha1 one\n # 1 md5 commented\n", "one"),
+    ("lb1\nauth 1\n#auth 2\n1 sha1 one\n2 md5 two\n#1 md5 commented\n", "one"),
+    ("lb1\nauth 1\n#auth 2\n#2 sha1 commented\n", ""),
+], ids=["auth", "indented-auth", "key", "indented-key", "both", "only-commented-selection"])
+def test_commented_lines_are_ignored(text: str, key: str) -> None:
+    assert heartbeat_authkey(text) == key
 
 
 @pytest.mark.parametrize("lines", [["lb1"], "lb1\n", [], "", None], ids=["lines", "text", "no-lines", "no-text", "none"])

@@ -3,8 +3,11 @@
 """YAML cases for lvsha.cluster.ipvs (see test_ipvs.yaml)."""
 from __future__ import annotations
 
+import copy
+import os
+import stat
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Iterator
 from unittest import mock
 
 import pytest
@@ -51,24 +54,44 @@ def test_ipvs(case: Dict[str, Any], tmp_path: Path) -> None:
         assert not [p for p in path.parent.iterdir() if p.name.startswith(".ipvs-")], "temporary file left behind"
 
 
-def test_new_save_file_is_world_readable(tmp_path: Path) -> None:
-    case = prepare({
-        "params": {"services": [], "save_path": "rules"},
-        "commands": [{"argv": ["/usr/sbin/ipvsadm", "-Sn"], "recorded": "save_mixed"},
-                     {"argv": ["/usr/sbin/ipvsadm", "-Ln", "--thresholds"], "recorded": "list_mixed_thresholds"}],
-        "result": {"changed": True},
-    }, tmp_path)
+SAVE_CASE: Dict[str, Any] = {
+    "params": {"services": [], "save_path": "rules"},
+    "commands": [{"argv": ["/usr/sbin/ipvsadm", "-Sn"], "recorded": "save_mixed"},
+                 {"argv": ["/usr/sbin/ipvsadm", "-Ln", "--thresholds"], "recorded": "list_mixed_thresholds"}],
+    "result": {"changed": True},
+}
+
+
+@pytest.fixture
+def umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    old = os.umask(request.param)
+    try:
+        yield request.param
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.parametrize("umask", [0o077, 0o022, 0o027], indirect=True, ids=["077", "022", "027"])
+def test_new_save_file_is_world_readable(umask: int, tmp_path: Path) -> None:
+    # The documented contract: a new save file is 0644 whatever the umask (mkstemp makes 0600,
+    # and atomic_move sets 0666 & ~umask on a file it creates).
+    case = prepare(copy.deepcopy(SAVE_CASE), tmp_path)
     with mock.patch.object(ipvs, "ipvs_loaded", return_value=True):
         run_case(ipvs.main, case)
-    assert (tmp_path / "rules").stat().st_mode & 0o777 == 0o644 & ~_umask()
+    assert oct(stat.S_IMODE((tmp_path / "rules").stat().st_mode)) == "0o644"
 
 
-def _umask() -> int:
-    import os
-
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+@pytest.mark.parametrize("umask", [0o022], indirect=True, ids=["022"])
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o664], ids=oct)
+def test_existing_save_file_keeps_its_mode(umask: int, mode: int, tmp_path: Path) -> None:
+    # Only a new file gets 0644; an administrator's mode on an existing file is kept.
+    (tmp_path / "rules").write_text("-A -t 192.0.2.9:80 -s wlc\n")
+    (tmp_path / "rules").chmod(mode)
+    case = prepare(copy.deepcopy(SAVE_CASE), tmp_path)
+    with mock.patch.object(ipvs, "ipvs_loaded", return_value=True):
+        run_case(ipvs.main, case)
+    assert (tmp_path / "rules").read_text() != "-A -t 192.0.2.9:80 -s wlc\n"
+    assert oct(stat.S_IMODE((tmp_path / "rules").stat().st_mode)) == oct(mode)
 
 
 def test_restore_is_fed_in_c_locale() -> None:

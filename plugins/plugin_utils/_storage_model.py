@@ -1,32 +1,32 @@
 # Copyright: lvsha.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The storage pair part of the cluster model: check it, and derive what each node needs.
+"""The storage pair part of the cluster model: its rules, and what each node needs.
 
-The model (see ``roles/drbd/README.md``):
+A storage cluster (``lvsha_cluster.kind: storage``, see ``docs/model.md``) is two nodes, each
+with ``lvsha_public_address``/``_interface`` and ``lvsha_private_address``/``_interface``
+(DRBD replicates over the private segment), and cluster-wide:
 
-* group ``storage``: the two nodes, each with ``lvsha_public_address``/``_interface`` and
-  ``lvsha_private_address``/``_interface`` (DRBD replicates over the private segment);
 * ``lvsha_storage_vip``: the floating address that NFS clients mount from;
 * ``lvsha_drbd_resources``: the replicated volumes (device minor, backing disk, port, file
   system and mount point, the node whose data wins the first synchronisation);
 * ``lvsha_nfs_exports``: directories on those volumes and the clients that may mount them.
 
-:func:`storage_plan` gives one node its share: the ``.res`` contents, the exports lines and
-heartbeat's resource chain. :func:`check_storage_model` returns every error at once, each
-naming the host, the variable path, the bad value and what would be valid, as the LVS model
-does. Nothing here imports Ansible.
+:func:`derive` checks one pair; :func:`host_section` gives one node its share: the ``.res``
+contents, the exports lines; :func:`haresources` heartbeat's resource chain.
 """
 from __future__ import annotations
 
 import ipaddress
 import posixpath
 import re
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ._lvs_model import NAME_RE, ModelError, _Findings, _host_address, _int_in, _unknown_field
-from ._pair_model import abs_path, check_pair_nodes, floating_address
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
+    NAME_RE, Findings, abs_path, check_pair_nodes, flag, floating_address, host_address, int_in, unknown_field)
 
-GROUP = "storage"
+KIND = "storage"
+# The cluster-wide variables: one value for both nodes.
+SETTINGS = ("lvsha_storage_vip", "lvsha_drbd_resources", "lvsha_nfs_exports")
 PROTOCOLS = ("A", "B", "C")
 FSTYPES = ("ext4", "ext3", "xfs")
 RESOURCE_FIELDS = ("name", "minor", "disk", "meta_disk", "port", "protocol", "nodes", "initial_primary",
@@ -41,15 +41,15 @@ EXPORT_FLAGS = frozenset((
     "no_acl", "acl", "root_squash", "no_root_squash", "all_squash", "no_all_squash", "mp"))
 EXPORT_VALUED = frozenset(("fsid", "anonuid", "anongid", "sec", "refer", "replicas", "mountpoint", "mp",
                            "pnfs", "security_label", "xprtsec"))
-RATE_RE = re.compile(r"^[1-9][0-9]*[KMG]?$")
-HOSTNAME_RE = re.compile(r"^[A-Za-z0-9*?.-]+$")
-NETGROUP_RE = re.compile(r"^@[A-Za-z0-9_.-]+$")
-DEVICE_RE = re.compile(r"^/dev/[A-Za-z0-9_./-]+$")
+RATE_RE = re.compile(r"[1-9][0-9]*[KMG]?\Z")
+HOSTNAME_RE = re.compile(r"[A-Za-z0-9*?.-]+\Z")
+NETGROUP_RE = re.compile(r"@[A-Za-z0-9_.-]+\Z")
+DEVICE_RE = re.compile(r"/dev/[A-Za-z0-9_./-]+\Z")
 MAX_MINOR = 1048575
 
 
-def _resources(find: _Findings, host: str, model: Mapping[str, Any], nodes: List[str],
-               hostvars: Mapping[str, Any]) -> List[Dict[str, Any]]:
+def _resources(find: Findings, host: str, model: Mapping[str, Any], nodes: List[str],
+               hostvars: Mapping[str, Any], cluster: str) -> List[Dict[str, Any]]:
     raw = model.get("lvsha_drbd_resources")
     if not isinstance(raw, list) or not raw:
         find.add(host, "lvsha_drbd_resources", raw, "is required: a list of DRBD resources (name, minor, disk, ...)")
@@ -61,16 +61,16 @@ def _resources(find: _Findings, host: str, model: Mapping[str, Any], nodes: List
         if not isinstance(item, Mapping):
             find.add(host, path, item, "must be a mapping with name, minor, disk, port, initial_primary and mount")
             continue
-        _unknown_field(find, host, path, item, tuple(sorted(RESOURCE_FIELDS)), "DRBD resource")
+        unknown_field(find, host, path, item, tuple(sorted(RESOURCE_FIELDS)), "DRBD resource")
         res: Dict[str, Any] = {}
         name = item.get("name")
         if not isinstance(name, str) or not NAME_RE.match(name):
             find.add(host, f"{path}.name", name, "must be a name of letters, digits, '.', '_' and '-'")
         res["name"] = name
-        res["minor"] = _int_in(find, host, f"{path}.minor", item.get("minor"), 0, MAX_MINOR)
+        res["minor"] = int_in(find, host, f"{path}.minor", item.get("minor"), 0, MAX_MINOR)
         # DRBD's convention: port 7788 + minor, unless set.
         minor = res["minor"] if res["minor"] is not None else index
-        res["port"] = _int_in(find, host, f"{path}.port", item.get("port", 7788 + minor), 1, 65535)
+        res["port"] = int_in(find, host, f"{path}.port", item.get("port", 7788 + minor), 1, 65535)
         disk = item.get("disk")
         if not isinstance(disk, str) or not DEVICE_RE.match(disk):
             find.add(host, f"{path}.disk", disk, "must be the backing block device, a /dev/... path")
@@ -90,20 +90,17 @@ def _resources(find: _Findings, host: str, model: Mapping[str, Any], nodes: List
         for node in res_nodes:
             if node not in hostvars:
                 find.add(host, f"{path}.nodes", node,
-                         f"is not an inventory host; a .res may only name hosts of group {GROUP} ({', '.join(nodes)})")
+                         f"is not an inventory host; a .res may only name nodes of cluster {cluster} ({', '.join(nodes)})")
             elif node not in nodes:
-                find.add(host, f"{path}.nodes", node, f"is not in group {GROUP} ({', '.join(nodes)})")
+                find.add(host, f"{path}.nodes", node, f"is not a node of cluster {cluster} ({', '.join(nodes)})")
         res["nodes"] = list(res_nodes)
         initial = item.get("initial_primary")
         if initial not in res["nodes"]:
             find.add(host, f"{path}.initial_primary", initial,
                      f"must name the node whose data wins the first synchronisation, one of {', '.join(map(str, res['nodes']))}")
         res["initial_primary"] = initial
-        for flag in ("skip_initial_sync", "mkfs"):
-            value = item.get(flag, False)
-            if not isinstance(value, bool):
-                find.add(host, f"{path}.{flag}", value, "must be true or false")
-            res[flag] = value is True
+        for key in ("skip_initial_sync", "mkfs"):
+            res[key] = flag(find, host, f"{path}.{key}", item.get(key, False))
         fstype = item.get("fstype", "ext4")
         if fstype not in FSTYPES:
             find.add(host, f"{path}.fstype", fstype, f"must be one of {', '.join(FSTYPES)}")
@@ -127,7 +124,7 @@ def _resources(find: _Findings, host: str, model: Mapping[str, Any], nodes: List
             else:
                 seen[key][value] = index
         res["device"] = f"/dev/drbd{res['minor']}"
-        res["peers"] = [{"name": node, "address": _host_address(find, hostvars, node, "private", host, f"{path}.nodes")}
+        res["peers"] = [{"name": node, "address": host_address(find, hostvars, node, "private", host, f"{path}.nodes")}
                         for node in res["nodes"] if node in hostvars]
         addresses = [peer["address"] for peer in res["peers"] if peer["address"]]
         if len(addresses) == 2 and addresses[0] == addresses[1]:
@@ -136,11 +133,11 @@ def _resources(find: _Findings, host: str, model: Mapping[str, Any], nodes: List
     return resources
 
 
-def _client(find: _Findings, host: str, path: str, raw: Any) -> Optional[str]:
+def _client(find: Findings, host: str, path: str, raw: Any) -> Optional[str]:
     if not isinstance(raw, Mapping):
         find.add(host, path, raw, "must be a mapping {host, options}")
         return None
-    _unknown_field(find, host, path, raw, CLIENT_FIELDS, "NFS client")
+    unknown_field(find, host, path, raw, CLIENT_FIELDS, "NFS client")
     spec = raw.get("host")
     valid = isinstance(spec, str) and (spec == "*" or NETGROUP_RE.match(spec) is not None)
     if isinstance(spec, str) and not valid:
@@ -177,7 +174,7 @@ def _with_fsid(spec: str, fsid: int) -> str:
     return spec if "(fsid=" in spec or ",fsid=" in spec else f"{spec[:-1]},fsid={fsid})"
 
 
-def _exports(find: _Findings, host: str, model: Mapping[str, Any], mounts: List[str]) -> List[Dict[str, Any]]:
+def _exports(find: Findings, host: str, model: Mapping[str, Any], mounts: List[str]) -> List[Dict[str, Any]]:
     raw = model.get("lvsha_nfs_exports")
     if raw is None:
         return []
@@ -191,7 +188,7 @@ def _exports(find: _Findings, host: str, model: Mapping[str, Any], mounts: List[
         if not isinstance(item, Mapping):
             find.add(host, path, item, "must be a mapping {path, clients}")
             continue
-        _unknown_field(find, host, path, item, EXPORT_FIELDS, "NFS export")
+        unknown_field(find, host, path, item, EXPORT_FIELDS, "NFS export")
         directory = abs_path(find, host, f"{path}.path", item.get("path"), "the exported directory")
         if directory is not None:
             if not any(directory == m or directory.startswith(m.rstrip("/") + "/") for m in mounts):
@@ -211,54 +208,57 @@ def _exports(find: _Findings, host: str, model: Mapping[str, Any], mounts: List[
     return exports
 
 
-def _derive(find: _Findings, hostvars: Mapping[str, Any], groups: Mapping[str, Any],
-            host: Optional[str]) -> Dict[str, Any]:
-    nodes = list(groups.get(GROUP) or [])
-    viewer = host or (nodes[0] if nodes else next(iter(hostvars), "localhost"))
-    model = hostvars.get(viewer, {})
-    if len(nodes) != 2:
-        find.add(viewer, f"groups.{GROUP}", nodes, "heartbeat's haresources mode takes exactly two storage nodes")
+def derive(find: Findings, cluster: Any) -> Dict[str, Any]:
+    """The pair's floating address, resources and exports, checked; errors on cluster-wide
+    values name the pair's first node, whose variables are the cluster's source."""
+    hostvars, viewer, model, nodes = cluster.hostvars, cluster.source, cluster.settings, cluster.nodes
     vip = floating_address(find, viewer, model, "lvsha_storage_vip")
-    resources = _resources(find, viewer, model, nodes, hostvars)
+    resources = _resources(find, viewer, model, nodes, hostvars, cluster.name)
     exports = _exports(find, viewer, model, [r["mount"] for r in resources if r["mount"]])
-    check_pair_nodes(find, hostvars, nodes, GROUP, vip, "lvsha_storage_vip")
-    return {"viewer": viewer, "nodes": nodes, "vip": vip, "resources": resources, "exports": exports}
+    check_pair_nodes(find, hostvars, nodes, cluster.name, vip, "lvsha_storage_vip")
+    return {"nodes": nodes, "vip": vip, "resources": resources, "exports": exports}
 
 
-def check_storage_model(hostvars: Mapping[str, Any], groups: Mapping[str, Any], host: Optional[str] = None) -> List[str]:
-    """Every error in the storage model, as seen from ``host`` (default: the first storage node)."""
-    find = _Findings()
-    _derive(find, hostvars, groups, host)
-    return find.errors
+def members(derived: Dict[str, Any]) -> List[str]:
+    return list(derived["nodes"])
 
 
-def storage_plan(hostvars: Mapping[str, Any], host: str, groups: Mapping[str, Any]) -> Dict[str, Any]:
-    """What storage node ``host`` needs; raises ModelError listing every problem."""
-    find = _Findings()
-    derived = _derive(find, hostvars, groups, host)
-    if find.errors:
-        raise ModelError(find.errors)
+def floating(derived: Dict[str, Any], cluster: Any) -> List[Tuple[str, str, str]]:
     vip = derived["vip"]
-    interface = vip["interface"] or hostvars[host].get("lvsha_public_interface")
-    resources = [{key: res[key] for key in ("name", "minor", "device", "disk", "meta_disk", "port", "protocol",
-                                            "fstype", "mount", "mkfs", "skip_initial_sync", "resync_rate", "peers")}
-                 | {"initial_primary": res["initial_primary"] == host} for res in derived["resources"]]
-    state_dir = posixpath.join(resources[0]["mount"], ".nfs-state")
-    chain = [item for res in resources
+    return [(cluster.source, "lvsha_storage_vip.address", vip["address"])] if vip else []
+
+
+def _vip(derived: Dict[str, Any], cluster: Any, host: str) -> Dict[str, Any]:
+    vip = derived["vip"]
+    interface = vip["interface"] or cluster.hostvars[host].get("lvsha_public_interface")
+    return {"address": vip["address"], "prefix": vip["prefix"], "interface": interface,
+            "cidr": f"{vip['address']}/{vip['prefix']}"}
+
+
+def haresources(derived: Dict[str, Any], cluster: Any, host: str) -> List[str]:
+    chain = [item for res in derived["resources"]
              for item in (f"drbddisk::{res['name']}", f"Filesystem::{res['device']}::{res['mount']}::{res['fstype']}")]
     if derived["exports"]:
         # NFS state (client records, statd) moves with the volume, before the address does.
         chain.append("lvsha-nfs-state")
-    chain.append(f"IPaddr2::{vip['address']}/{vip['prefix']}/{interface}")
+    vip = _vip(derived, cluster, host)
+    chain.append(f"IPaddr2::{vip['cidr']}/{vip['interface']}")
     if derived["exports"]:
         chain.append("nfs-kernel-server")
+    return chain
+
+
+def host_section(derived: Dict[str, Any], cluster: Any, host: str) -> Dict[str, Any]:
+    """What storage node ``host`` needs."""
+    resources = [{key: res[key] for key in ("name", "minor", "device", "disk", "meta_disk", "port", "protocol",
+                                            "fstype", "mount", "mkfs", "skip_initial_sync", "resync_rate", "peers")}
+                 | {"initial_primary": res["initial_primary"] == host} for res in derived["resources"]]
     return {
+        "cluster": cluster.name,
         "is_node": host in derived["nodes"],
         "nodes": derived["nodes"],
-        "vip": {"address": vip["address"], "prefix": vip["prefix"], "interface": interface,
-                "cidr": f"{vip['address']}/{vip['prefix']}"},
+        "vip": _vip(derived, cluster, host),
         "resources": resources,
         "exports": derived["exports"],
-        "nfs_state_dir": state_dir,
-        "haresources": chain,
+        "nfs_state_dir": posixpath.join(resources[0]["mount"], ".nfs-state"),
     }

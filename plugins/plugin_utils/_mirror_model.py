@@ -1,32 +1,38 @@
 # Copyright: lvsha.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The mirror pair part of the cluster model: check it, and derive what each node needs.
+"""The mirror pair part of the cluster model: its rules, and what each node needs.
 
-The model (see ``roles/rsync_mirror/README.md``):
+A mirror cluster (``lvsha_cluster.kind: mirror``, see ``docs/model.md``) is two nodes, each
+with ``lvsha_public_address``/``_interface`` and ``lvsha_private_address``/``_interface``
+(the pull runs over the private segment), and cluster-wide:
 
-* group ``mirrors``: the two nodes, each with ``lvsha_public_address``/``_interface`` and
-  ``lvsha_private_address``/``_interface`` (the pull runs over the private segment);
 * ``lvsha_mirror_vip``: the floating address that clients use; it follows the serving node;
 * ``lvsha_mirror_modules``: the mirrored directories, one rsync daemon module each;
 * ``lvsha_mirror_interval``, ``lvsha_mirror_excludes``, ``lvsha_mirror_host_files``,
-  ``lvsha_mirror_services``, ``lvsha_mirror_notify_command``, ``lvsha_mirror_notify_mail``.
+  ``lvsha_mirror_services``, ``lvsha_mirror_notify_command``, ``lvsha_mirror_notify_mail``,
+  ``lvsha_mirror_rsync_port``, ``lvsha_mirror_rsync_secrets``.
 
-:func:`mirror_plan` gives one node its share: the peer to pull from, the modules with their
-exclude lists, the settings of ``lvsha-mirror`` and heartbeat's resource chain.
-:func:`check_mirror_model` returns every error at once, as the other models do. Nothing here
-imports Ansible.
+:func:`derive` checks one pair; :func:`host_section` gives one node its share: the peer to
+pull from, the modules with their exclude lists, the settings of ``lvsha-mirror``;
+:func:`haresources` heartbeat's resource chain. No secret is in a section.
 """
 from __future__ import annotations
 
 import ipaddress
 import posixpath
 import re
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Tuple
 
-from ._lvs_model import NAME_RE, ModelError, _Findings, _host_address, _int_in, _unknown_field
-from ._pair_model import abs_path, check_pair_nodes, floating_address
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
+    NAME_RE, Findings, abs_path, check_pair_nodes, flag, floating_address, host_address, int_in, unknown_field)
 
-GROUP = "mirrors"
+KIND = "mirror"
+# The cluster-wide variables: one value for both nodes.
+SETTINGS = ("lvsha_mirror_vip", "lvsha_mirror_modules", "lvsha_mirror_interval", "lvsha_mirror_excludes",
+            "lvsha_mirror_host_files", "lvsha_mirror_services", "lvsha_mirror_notify_command",
+            "lvsha_mirror_notify_mail", "lvsha_mirror_rsync_port", "lvsha_mirror_rsync_secrets")
+# Their values are never shown in a finding.
+SECRET_SETTINGS = ("lvsha_mirror_rsync_secrets",)
 MODULE_FIELDS = ("auth_users", "comment", "excludes", "gid", "hosts_allow", "max_connections", "name", "path",
                  "read_only", "timeout", "uid", "use_chroot")
 # Files that make a node itself; a pull must never bring the peer's copy. Directories end in "/".
@@ -37,13 +43,13 @@ DEFAULT_HOST_FILES = ("/etc/hostname", "/etc/hosts", "/etc/network/", "/etc/fsta
 STATE_MODULE = "lvsha-state"
 STATE_DIR = "/var/lib/lvsha-mirror"
 CONFIG_DIR = "/etc/lvsha/mirror"
-USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
-UNIT_RE = re.compile(r"^[A-Za-z0-9:_.@-]+\.(service|target)$")
-MAIL_RE = re.compile(r"^[^@\s,;\"'<>]+@[A-Za-z0-9.-]+$")
+USER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}\Z")
+UNIT_RE = re.compile(r"[A-Za-z0-9:_.@-]+\.(service|target)\Z")
+MAIL_RE = re.compile(r"[^@\s,;\"'<>]+@[A-Za-z0-9.-]+\Z")
 PATTERN_BAD = ("\n", "\r", "\0")
 
 
-def _patterns(find: _Findings, host: str, path: str, raw: Any) -> List[str]:
+def _patterns(find: Findings, host: str, path: str, raw: Any) -> List[str]:
     if raw is None:
         return []
     if not isinstance(raw, list) or not all(isinstance(p, str) and p and not any(c in p for c in PATTERN_BAD)
@@ -59,7 +65,7 @@ def anchored_excludes(module_path: str, host_files: List[str]) -> List[str]:
     return ["/" + item[len(root):] for item in host_files if item.startswith(root) and item != root]
 
 
-def _hosts_allow(find: _Findings, host: str, path: str, raw: Any) -> List[str]:
+def _hosts_allow(find: Findings, host: str, path: str, raw: Any) -> List[str]:
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -74,7 +80,7 @@ def _hosts_allow(find: _Findings, host: str, path: str, raw: Any) -> List[str]:
     return allowed
 
 
-def _modules(find: _Findings, host: str, model: Mapping[str, Any], secrets: Mapping[str, Any]) -> List[Dict[str, Any]]:
+def _modules(find: Findings, host: str, model: Mapping[str, Any], secrets: Mapping[str, Any]) -> List[Dict[str, Any]]:
     raw = model.get("lvsha_mirror_modules")
     if not isinstance(raw, list) or not raw:
         find.add(host, "lvsha_mirror_modules", raw, "is required: a list of mirrored directories {name, path}")
@@ -87,7 +93,7 @@ def _modules(find: _Findings, host: str, model: Mapping[str, Any], secrets: Mapp
         if not isinstance(item, Mapping):
             find.add(host, path, item, "must be a mapping with name and path")
             continue
-        _unknown_field(find, host, path, item, MODULE_FIELDS, "mirror module")
+        unknown_field(find, host, path, item, MODULE_FIELDS, "mirror module")
         name = item.get("name")
         if not isinstance(name, str) or not NAME_RE.match(name) or name == STATE_MODULE:
             find.add(host, f"{path}.name", name,
@@ -111,12 +117,10 @@ def _modules(find: _Findings, host: str, model: Mapping[str, Any], secrets: Mapp
         comment = item.get("comment", "")
         if not isinstance(comment, str) or any(c in comment for c in "\n\r"):
             find.add(host, f"{path}.comment", comment, "must be one line of text")
-        flags = {}
-        for flag in ("read_only", "use_chroot"):  # both on unless set to false
-            value = item.get(flag, True)
-            if not isinstance(value, bool):
-                find.add(host, f"{path}.{flag}", value, "must be true or false")
-            flags[flag] = value is not False
+        # Both on unless set to false; a value that is not a boolean keeps them on.
+        flags = {key: item.get(key, True) is not False for key in ("read_only", "use_chroot")}
+        for key in flags:
+            flag(find, host, f"{path}.{key}", item.get(key, True))
         owner = {}
         for field in ("uid", "gid"):
             value = item.get(field, "root")
@@ -136,8 +140,8 @@ def _modules(find: _Findings, host: str, model: Mapping[str, Any], secrets: Mapp
         modules.append({
             "name": name, "path": directory, "comment": comment if isinstance(comment, str) else "",
             "read_only": flags["read_only"], "use_chroot": flags["use_chroot"], "uid": owner["uid"], "gid": owner["gid"],
-            "max_connections": _int_in(find, host, f"{path}.max_connections", item.get("max_connections", 4), 0, 1000),
-            "timeout": _int_in(find, host, f"{path}.timeout", item.get("timeout", 600), 0, 86400),
+            "max_connections": int_in(find, host, f"{path}.max_connections", item.get("max_connections", 4), 0, 1000),
+            "timeout": int_in(find, host, f"{path}.timeout", item.get("timeout", 600), 0, 86400),
             "hosts_allow": _hosts_allow(find, host, f"{path}.hosts_allow", item.get("hosts_allow")),
             "auth_users": list(users),
             "excludes": _patterns(find, host, f"{path}.excludes", item.get("excludes")),
@@ -145,7 +149,7 @@ def _modules(find: _Findings, host: str, model: Mapping[str, Any], secrets: Mapp
     return modules
 
 
-def _notify(find: _Findings, host: str, model: Mapping[str, Any]) -> Dict[str, Any]:
+def _notify(find: Findings, host: str, model: Mapping[str, Any]) -> Dict[str, Any]:
     command = model.get("lvsha_mirror_notify_command", "")
     if not isinstance(command, str) or any(c in command for c in "\n\r\0"):
         find.add(host, "lvsha_mirror_notify_command", command, "must be one shell command line, or empty")
@@ -157,13 +161,10 @@ def _notify(find: _Findings, host: str, model: Mapping[str, Any]) -> Dict[str, A
     return {"command": command, "mail": mail or ""}
 
 
-def _derive(find: _Findings, hostvars: Mapping[str, Any], groups: Mapping[str, Any],
-            host: Optional[str]) -> Dict[str, Any]:
-    nodes = list(groups.get(GROUP) or [])
-    viewer = host or (nodes[0] if nodes else next(iter(hostvars), "localhost"))
-    model = hostvars.get(viewer, {})
-    if len(nodes) != 2:
-        find.add(viewer, f"groups.{GROUP}", nodes, "a mirror pair takes exactly two nodes (heartbeat's haresources mode)")
+def derive(find: Findings, cluster: Any) -> Dict[str, Any]:
+    """The pair's address, modules and settings, checked; errors on cluster-wide values name
+    the pair's first node, whose variables are the cluster's source."""
+    hostvars, viewer, model, nodes = cluster.hostvars, cluster.source, cluster.settings, cluster.nodes
     secrets = model.get("lvsha_mirror_rsync_secrets", {})
     if not isinstance(secrets, Mapping) or not all(isinstance(u, str) and USER_RE.match(u) and isinstance(p, str)
                                                    and p and ":" not in u and "\n" not in p
@@ -174,11 +175,12 @@ def _derive(find: _Findings, hostvars: Mapping[str, Any], groups: Mapping[str, A
         secrets = {}
     vip = floating_address(find, viewer, model, "lvsha_mirror_vip")
     modules = _modules(find, viewer, model, secrets)
-    interval = _int_in(find, viewer, "lvsha_mirror_interval", model.get("lvsha_mirror_interval", 60), 5, 86400)
+    interval = int_in(find, viewer, "lvsha_mirror_interval", model.get("lvsha_mirror_interval", 60), 5, 86400)
     excludes = _patterns(find, viewer, "lvsha_mirror_excludes", model.get("lvsha_mirror_excludes"))
     host_files = model.get("lvsha_mirror_host_files", list(DEFAULT_HOST_FILES))
     if not isinstance(host_files, list) or not all(
-            isinstance(f, str) and f.startswith("/") and posixpath.normpath(f) == f.rstrip("/") for f in host_files):
+            isinstance(f, str) and f.startswith("/") and posixpath.normpath(f) == f.rstrip("/")
+            and not any(c in f for c in PATTERN_BAD) for f in host_files):
         find.add(viewer, "lvsha_mirror_host_files", host_files,
                  "must be a list of absolute paths (directories end in /) that a pull never overwrites")
         host_files = list(DEFAULT_HOST_FILES)
@@ -194,38 +196,44 @@ def _derive(find: _Findings, hostvars: Mapping[str, Any], groups: Mapping[str, A
         find.add(viewer, "lvsha_mirror_services", services,
                  "must be a list of systemd units such as nginx.service, started on the serving node only")
         services = []
-    port = _int_in(find, viewer, "lvsha_mirror_rsync_port", model.get("lvsha_mirror_rsync_port", 873), 1, 65535)
-    preferred = model.get("lvsha_mirror_primary", nodes[0] if nodes else None)
-    if preferred not in nodes:
-        find.add(viewer, "lvsha_mirror_primary", preferred, f"must name one of group {GROUP} ({', '.join(nodes)})")
-    check_pair_nodes(find, hostvars, nodes, GROUP, vip, "lvsha_mirror_vip")
-    addresses = {node: _host_address(find, hostvars, node, "private", node, f"group {GROUP}") for node in nodes}
+    port = int_in(find, viewer, "lvsha_mirror_rsync_port", model.get("lvsha_mirror_rsync_port", 873), 1, 65535)
+    check_pair_nodes(find, hostvars, nodes, cluster.name, vip, "lvsha_mirror_vip")
+    addresses = {node: host_address(find, hostvars, node, "private", node, f"cluster {cluster.name}") for node in nodes}
     private = [a for a in addresses.values() if a]
     if len(private) == 2 and private[0] == private[1]:
-        find.add(viewer, "lvsha_private_address", private[0], f"the nodes of group {GROUP} need distinct private addresses")
+        find.add(viewer, "lvsha_private_address", private[0], f"the nodes of cluster {cluster.name} need distinct private addresses")
     return {"nodes": nodes, "vip": vip, "modules": modules, "interval": interval, "excludes": excludes,
             "host_files": host_files, "services": services, "notify": _notify(find, viewer, model), "port": port,
-            "preferred": preferred, "addresses": addresses, "secrets": secrets}
+            "addresses": addresses, "secrets": secrets}
 
 
-def check_mirror_model(hostvars: Mapping[str, Any], groups: Mapping[str, Any], host: Optional[str] = None) -> List[str]:
-    """Every error in the mirror model, as seen from ``host`` (default: the first mirror node)."""
-    find = _Findings()
-    _derive(find, hostvars, groups, host)
-    return find.errors
+def members(derived: Dict[str, Any]) -> List[str]:
+    return list(derived["nodes"])
 
 
-def mirror_plan(hostvars: Mapping[str, Any], host: str, groups: Mapping[str, Any]) -> Dict[str, Any]:
-    """What mirror node ``host`` needs; raises ModelError listing every problem. Holds no secret."""
-    find = _Findings()
-    derived = _derive(find, hostvars, groups, host)
-    if find.errors:
-        raise ModelError(find.errors)
+def floating(derived: Dict[str, Any], cluster: Any) -> List[Tuple[str, str, str]]:
+    vip = derived["vip"]
+    return [(cluster.source, "lvsha_mirror_vip.address", vip["address"])] if vip else []
+
+
+def _vip(derived: Dict[str, Any], cluster: Any, host: str) -> Dict[str, Any]:
+    vip = derived["vip"]
+    interface = vip["interface"] or cluster.hostvars[host].get("lvsha_public_interface")
+    return {"address": vip["address"], "prefix": vip["prefix"], "interface": interface,
+            "cidr": f"{vip['address']}/{vip['prefix']}"}
+
+
+def haresources(derived: Dict[str, Any], cluster: Any, host: str) -> List[str]:
+    # Pull first (catch up, stop the timer), then the address, then the service.
+    vip = _vip(derived, cluster, host)
+    return ["lvsha-mirror-sync", f"IPaddr2::{vip['cidr']}/{vip['interface']}", "lvsha-mirror-serve"]
+
+
+def host_section(derived: Dict[str, Any], cluster: Any, host: str) -> Dict[str, Any]:
+    """What mirror node ``host`` needs. Holds no secret."""
     nodes = derived["nodes"]
     is_node = host in nodes
     peer = next((n for n in nodes if n != host), None) if is_node else None
-    vip = derived["vip"]
-    interface = vip["interface"] or hostvars[host].get("lvsha_public_interface")
     modules = []
     for module in derived["modules"]:
         excludes = anchored_excludes(module["path"], derived["host_files"]) + derived["excludes"] + module["excludes"]
@@ -240,15 +248,14 @@ def mirror_plan(hostvars: Mapping[str, Any], host: str, groups: Mapping[str, Any
         modules.append(dict(module, excludes=excludes, exclude_file=f"{CONFIG_DIR}/{module['name']}.exclude",
                             hosts_allow=allow))
     return {
+        "cluster": cluster.name,
         "is_node": is_node,
         "nodes": nodes,
         "peer": peer,
-        "preferred": derived["preferred"],
         "listen_address": derived["addresses"].get(host),
         "peer_address": derived["addresses"].get(peer) if peer else None,
         "port": derived["port"],
-        "vip": {"address": vip["address"], "prefix": vip["prefix"], "interface": interface,
-                "cidr": f"{vip['address']}/{vip['prefix']}"},
+        "vip": _vip(derived, cluster, host),
         "modules": modules,
         "interval": derived["interval"],
         "services": derived["services"],
@@ -256,6 +263,4 @@ def mirror_plan(hostvars: Mapping[str, Any], host: str, groups: Mapping[str, Any
         "state_module": STATE_MODULE,
         "state_dir": STATE_DIR,
         "rsync_users": sorted(derived["secrets"]),
-        # Pull first (catch up, stop the timer), then the address, then the service.
-        "haresources": ["lvsha-mirror-sync", f"IPaddr2::{vip['address']}/{vip['prefix']}/{interface}", "lvsha-mirror-serve"],
     }

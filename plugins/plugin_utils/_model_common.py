@@ -1,0 +1,154 @@
+# Copyright: lvsha.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The checks that every part of the cluster model shares: how a finding is reported, ranges,
+addresses, paths, unknown fields, a pair's floating address and nodes. Controller-side only;
+nothing here imports Ansible.
+
+Every finding reads ``host H: PATH = VALUE: WHAT IS VALID``: the host whose variables hold the
+value, the variable path down to the field, the value as written, and what would be valid.
+"""
+from __future__ import annotations
+
+import ipaddress
+import posixpath
+import re
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+# A name that ends up in a file or a command line as one word (mon services, DRBD resources,
+# rsync modules, clusters). fullmatch and \Z: a trailing newline is not a valid character.
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
+IFACE_RE = re.compile(r"[A-Za-z0-9_.-]{1,15}\Z")
+SEGMENTS = ("public", "private")
+
+
+class ModelError(Exception):
+    """The model is wrong; ``errors`` holds every finding."""
+
+    def __init__(self, errors: List[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+class NotShown:
+    """Stands for a secret (or unknown) value in a finding."""
+
+    def __repr__(self) -> str:
+        return "(not shown)"
+
+
+class Findings:
+    def __init__(self) -> None:
+        self.errors: List[str] = []
+
+    def add(self, host: str, path: str, value: Any, valid: str) -> None:
+        self.errors.append(f"host {host}: {path} = {value!r}: {valid}")
+
+
+def model_variables(hostvars: Any) -> Dict[str, Dict[str, Any]]:
+    """The model's variables (lvsha_*) of every host, as plain mappings.
+
+    Ansible's hostvars template lazily: taking only these keeps an unrelated undefined
+    variable on some host from breaking a plan.
+    """
+    return {name: {key: hostvars[name][key] for key in hostvars[name]
+                   if key.startswith("lvsha_") and not key.startswith("lvsha__")}
+            for name in hostvars}
+
+
+def int_in(find: Findings, host: str, path: str, value: Any, low: int, high: int) -> Optional[int]:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        find.add(host, path, value, f"must be an integer {low}..{high}")
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        find.add(host, path, value, f"must be an integer {low}..{high}")
+        return None
+    if not low <= number <= high:
+        find.add(host, path, value, f"must be {low}..{high}")
+        return None
+    return number
+
+
+def flag(find: Findings, host: str, path: str, value: Any) -> bool:
+    """A true boolean; the strings "false" and "no" are refused rather than read as true."""
+    if not isinstance(value, bool):
+        find.add(host, path, value, "must be true or false")
+    return value is True
+
+
+def unknown_field(find: Findings, host: str, path: str, item: Mapping[str, Any], fields: Tuple[str, ...],
+                  what: str) -> None:
+    """Report the first key of ``item`` that is not one of ``fields`` (listed in that order)."""
+    unknown = sorted(set(map(str, item)) - set(fields))
+    if unknown:
+        find.add(host, f"{path}.{unknown[0]}", item[unknown[0]], f"is not a {what} field; use {', '.join(fields)}")
+
+
+def ipv4(find: Findings, host: str, path: str, value: Any) -> Optional[ipaddress.IPv4Address]:
+    try:
+        return ipaddress.IPv4Address(str(value))
+    except (ipaddress.AddressValueError, ValueError):
+        find.add(host, path, value, "must be an IPv4 address such as 192.0.2.50")
+        return None
+
+
+def host_address(find: Findings, hostvars: Mapping[str, Any], host: str, segment: str,
+                 asker: str, path: str) -> Optional[str]:
+    """``lvsha_<segment>_address`` of ``host``; the error names the variable that needs it."""
+    value = hostvars[host].get(f"lvsha_{segment}_address")
+    if value is None:
+        find.add(host, f"lvsha_{segment}_address", None,
+                 f"is required: {path} on {asker} refers to {host}")
+        return None
+    address = ipv4(find, host, f"lvsha_{segment}_address", value)
+    return str(address) if address else None
+
+
+def interface(find: Findings, host: str, path: str, value: Any) -> Optional[str]:
+    if not isinstance(value, str) or not IFACE_RE.match(value):
+        find.add(host, path, value, "must be a network interface name such as eth1")
+        return None
+    return value
+
+
+def abs_path(find: Findings, host: str, path: str, value: Any, what: str) -> Optional[str]:
+    if not isinstance(value, str) or not value.startswith("/") or value != posixpath.normpath(value) \
+            or any(c.isspace() or c in "\"'\\;{}" for c in value):
+        find.add(host, path, value, f"must be {what}: an absolute, normalised path without spaces or quotes")
+        return None
+    return value
+
+
+def floating_address(find: Findings, host: str, model: Mapping[str, Any], variable: str) -> Optional[Dict[str, Any]]:
+    """The pair's floating address ``variable`` {address, prefix, interface}, with its network."""
+    raw = model.get(variable)
+    if not isinstance(raw, Mapping):
+        find.add(host, variable, raw, "is required: a mapping {address, prefix, interface}")
+        return None
+    unknown_field(find, host, variable, raw, ("address", "interface", "prefix"), "VIP")
+    iface = raw.get("interface")
+    if iface is not None:
+        iface = interface(find, host, f"{variable}.interface", iface)
+    address = ipv4(find, host, f"{variable}.address", raw.get("address"))
+    prefix = int_in(find, host, f"{variable}.prefix", raw.get("prefix", 24), 1, 32)
+    if address is None or prefix is None:
+        return None
+    return {"address": str(address), "prefix": prefix, "interface": iface,
+            "network": ipaddress.IPv4Network(f"{address}/{prefix}", strict=False)}
+
+
+def check_pair_nodes(find: Findings, hostvars: Mapping[str, Any], nodes: List[str], cluster: str,
+                     vip: Optional[Dict[str, Any]], variable: str) -> None:
+    """Both interfaces on every node, and its public address in the floating address's subnet."""
+    for node in nodes:
+        for segment in SEGMENTS:
+            if not hostvars.get(node, {}).get(f"lvsha_{segment}_interface"):
+                find.add(node, f"lvsha_{segment}_interface", None, f"is required on every node of cluster {cluster}")
+        address = host_address(find, hostvars, node, "public", node, f"cluster {cluster}")
+        if vip is None or address is None:
+            continue
+        if ipaddress.IPv4Address(address) not in vip["network"]:
+            find.add(node, "lvsha_public_address", address, f"must be inside the VIP's subnet {vip['network']} ({variable})")
+        if address == vip["address"]:
+            find.add(node, "lvsha_public_address", address, "must differ from the floating address")

@@ -61,6 +61,12 @@ def changed(proc: subprocess.CompletedProcess) -> dict:
     return {host: int(count) for host, count in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", proc.stdout, re.M)}
 
 
+def ran_on(proc: subprocess.CompletedProcess) -> dict:
+    """Host -> tasks that succeeded on it (ok + changed) in a run's recap. The deploy playbooks
+    check the model in their first task: a refused model leaves 0 for every host."""
+    return {host: int(ok) for host, ok in re.findall(r"^(\S+)\s+: ok=(\d+)", proc.stdout, re.M)}
+
+
 def wait_for(what: str, predicate: Callable[[], bool], timeout: float, step: float = 0.5) -> float:
     """Seconds until ``predicate()`` held; AssertionError naming ``what`` after ``timeout``."""
     started = time.monotonic()

@@ -1,0 +1,67 @@
+# Copyright: lvsha.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""validate.yml and render.yml over several clusters of each kind in one inventory
+(inventories/example-multi: two LVS clusters, two storage pairs, a mirror pair), on the
+controller alone: its hosts do not resolve here, so a run that reached one would show it
+unreachable."""
+from __future__ import annotations
+
+import pytest
+
+from playbook_run import REPO, recap, run_playbook
+
+HOSTS = ("shop-lb1", "shop-lb2", "shop-web1", "shared-web", "blog-lb1", "blog-lb2", "blog-web1",
+         "nas-a1", "nas-a2", "nas-b1", "nas-b2", "pages1", "pages2")
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    root = tmp_path_factory.mktemp("render-multi") / "out"
+    proc = run_playbook(REPO / "playbooks" / "render.yml", "-e", f"render_dir={root}", inventories=("multi",))
+    return root, proc
+
+
+def test_validate_names_every_cluster() -> None:
+    proc = run_playbook(REPO / "playbooks" / "validate.yml", inventories=("multi",))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "the cluster model is valid (clusters: shop, blog, nas-a, nas-b, pages)" in proc.stdout
+
+
+def test_every_host_of_every_cluster_is_rendered_on_the_controller(rendered) -> None:
+    root, proc = rendered
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    counters = recap(proc.stdout)
+    assert set(counters) == {"localhost", *HOSTS}
+    assert all(c["unreachable"] == 0 and c["failed"] == 0 for c in counters.values()), counters
+    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == sorted(HOSTS)
+
+
+def test_each_pair_gets_its_own_heartbeat_wiring(rendered) -> None:
+    root, _proc = rendered
+
+    def haresources(host: str) -> str:
+        return [line for line in (root / host / "etc/ha.d/haresources").read_text().splitlines()
+                if not line.startswith("#")][0]
+
+    assert haresources("shop-lb2") == "shop-lb1 IPaddr2::192.0.2.50/24/eth1 lvsha-director"
+    assert haresources("blog-lb1") == "blog-lb1 IPaddr2::192.0.2.51/24/eth1 lvsha-director"
+    assert haresources("nas-b1") == ("nas-b1 drbddisk::bdata Filesystem::/dev/drbd0::/srv/b::ext4 lvsha-nfs-state "
+                                     "IPaddr2::192.0.2.61/24/eth1 nfs-kernel-server")
+    # The pair's preferred node and the user's resource after the pair's own.
+    assert haresources("pages1") == "pages2 lvsha-mirror-sync IPaddr2::192.0.2.70/24/eth1 lvsha-mirror-serve Delay::2::0"
+    hacf = (root / "blog-lb2" / "etc/ha.d/ha.cf").read_text()
+    assert "ucast eth1 192.0.2.13\n" in hacf and "ucast eth2 198.51.100.13\n" in hacf
+    assert "node blog-lb1\nnode blog-lb2\n" in hacf
+
+
+def test_the_daemons_load_every_pair_s_files(rendered) -> None:
+    root, proc = rendered
+    shown = " ".join(proc.stdout.split())  # the callback folds long lines
+    for line in ("ok     shop-lb1 /etc/mon/mon.cf: mon loaded 2 watch(es): shared-web shop-www, shop-web1 shop-www",
+                 "ok     blog-lb2 /etc/mon/mon.cf: mon loaded 2 watch(es): blog-web1 blog-www, shared-web blog-www",
+                 "ok     nas-a2 /etc/drbd.d/adata.res: drbdadm dump: adata",
+                 "ok     nas-b1 /etc/drbd.d/bdata.res: drbdadm dump: bdata"):
+        assert " ".join(line.split()) in shown, line
+    assert "ok pages1 /etc/rsyncd.conf: rsync daemon: modules lvsha-state, www known" in shown
+    for host in ("shared-web", "blog-web1"):
+        assert (root / host / "etc/lvsha/realserver.conf").exists()

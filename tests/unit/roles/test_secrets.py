@@ -17,16 +17,19 @@ from typing import Any, Dict, Iterator, List, Tuple
 import pytest
 import yaml
 
-from ansible_collections.lvsha.cluster.plugins.module_utils._mirror_model import mirror_plan
+from ansible_collections.lvsha.cluster.plugins.plugin_utils import _mirror_model
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._cluster_plan import build_plan
 from model_inventory import Inventory
 
 ROLES = Path(__file__).resolve().parents[3] / "roles"
 # The secrets a user gives (vault them), by role.
 SECRET_VARIABLES = {"heartbeat": ["heartbeat_auth_key"], "drbd": ["drbd_shared_secret"],
-                    "rsync_mirror": ["rsync_mirror_pull_password", "lvsha_mirror_rsync_secrets"]}
+                    "rsync_mirror": ["rsync_mirror_pull_password"]}
+# The model's secret (a cluster-wide variable, never shown in a finding).
+MODEL_SECRETS = ["lvsha_mirror_rsync_secrets"]
 # What the roles hold them in once chosen (given, kept from the nodes, or generated).
 SECRET_FACTS = ["heartbeat__key", "drbd__secret", "rsync_mirror__password", "rsync_mirror__user_secrets"]
-SECRET_NAMES = [name for names in SECRET_VARIABLES.values() for name in names] + SECRET_FACTS
+SECRET_NAMES = [name for names in SECRET_VARIABLES.values() for name in names] + MODEL_SECRETS + SECRET_FACTS
 # Where they are written on a node, and the files a role reads them back from.
 SECRET_FILES = ["/etc/ha.d/authkeys", "/etc/drbd.d/{{ item.name }}.res", "/etc/lvsha/mirror/rsync.password",
                 "/etc/rsyncd.secrets"]
@@ -73,6 +76,10 @@ def test_every_secret_variable_is_a_hidden_role_option() -> None:
             assert options[name].get("no_log") is True, f"{role}: {name} is not no_log in the argument spec"
 
 
+def test_the_model_s_secret_is_never_shown() -> None:
+    assert list(_mirror_model.SECRET_SETTINGS) == MODEL_SECRETS
+
+
 DEPLOY_TASKS = [(where, task) for where, task in ALL_TASKS if "/tasks/render.yml" not in where]
 
 
@@ -104,7 +111,7 @@ SECRET_TASKS = [
 # Every command and shell task: a new one is added here, and so checked below.
 COMMAND_TASKS = [
     "director/tasks/main.yml: Apply IP forwarding",
-    "director/tasks/main.yml: Read the director state",
+    "director/tasks/main.yml: Apply the IPVS table with mon's health verdicts, under mon's lock",
     "drbd/tasks/main.yml: Make the file system on a brand-new volume",
     "drbd/tasks/main.yml: Read the node name, the secret in use and fstab",
     "heartbeat/tasks/main.yml: Read the node name and the current authkeys",
@@ -191,10 +198,10 @@ def test_drbd_authenticates_its_peer_by_default() -> None:
 
 def test_rsync_modules_are_read_only_and_admit_the_peer_only_unless_asked() -> None:
     inv = Inventory("example-mirror")
-    plan = mirror_plan(inv.hostvars(), "mr1", inv.groups)
+    plan = build_plan(inv.hostvars(), inv.groups)["hosts"]["mr1"]["mirror"]
     assert [(m["read_only"], m["hosts_allow"]) for m in plan["modules"]] == [(True, ["198.51.100.42"])]
     inv.model["lvsha_mirror_modules"][0].update(read_only=False, hosts_allow=["192.0.2.0/24"])
-    asked = mirror_plan(inv.hostvars(), "mr1", inv.groups)["modules"][0]
+    asked = build_plan(inv.hostvars(), inv.groups)["hosts"]["mr1"]["mirror"]["modules"][0]
     assert (asked["read_only"], asked["hosts_allow"]) == (False, ["198.51.100.42", "192.0.2.0/24"])
     template = (ROLES / "rsync_mirror/templates/rsyncd.conf.j2").read_text()
     assert "hosts deny = *" in template

@@ -1,9 +1,12 @@
 # Copyright: lvsha.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The mirror pair model of module_utils/_mirror_model.py: node plans and model checks.
+"""The mirror part of the cluster model (plugin_utils/_mirror_model.py), through the cluster
+plan of plugin_utils/_cluster_plan.py: each node's ``mirror`` section, heartbeat's preferred
+node and resource chain, and the model checks.
 
-The good model is inventories/example-mirror; every bad case edits one thing in it and
-expects an error naming the host, the variable path and the bad value.
+The good model is inventories/example-mirror (cluster ``mirror``, declared in
+group_vars/mirrors.yml); every bad case edits one thing in it and expects an error naming
+the host, the variable path and the bad value.
 """
 from __future__ import annotations
 
@@ -12,9 +15,9 @@ from typing import Any, Callable, Dict, List
 
 import pytest
 
-from ansible_collections.lvsha.cluster.plugins.module_utils._lvs_model import ModelError
-from ansible_collections.lvsha.cluster.plugins.module_utils._mirror_model import (
-    DEFAULT_HOST_FILES, anchored_excludes, check_mirror_model, mirror_plan)
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._cluster_plan import build_plan, check
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._mirror_model import DEFAULT_HOST_FILES, anchored_excludes
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import ModelError
 from model_inventory import Inventory, assert_reported, catalogue_params
 
 Edit = Callable[[Inventory], None]
@@ -25,12 +28,27 @@ def inv() -> Inventory:
     return Inventory("example-mirror")
 
 
+def hosts_of(inv: Inventory) -> Dict[str, Any]:
+    """Every host's sections in the cluster plan; raises ModelError."""
+    return build_plan(inv.hostvars(), inv.groups)["hosts"]
+
+
 def plan_of(inv: Inventory, host: str) -> Dict[str, Any]:
-    return mirror_plan(inv.hostvars(), host, inv.groups)
+    """The ``mirror`` section of ``host``."""
+    return hosts_of(inv)[host]["mirror"]
+
+
+def heartbeat_of(inv: Inventory, host: str) -> Dict[str, Any]:
+    return hosts_of(inv)[host]["heartbeat"]
 
 
 def errors_of(inv: Inventory) -> List[str]:
-    return check_mirror_model(inv.hostvars(), inv.groups)
+    return check(inv.hostvars(), inv.groups)[0]
+
+
+def declaration(inv: Inventory) -> Dict[str, Any]:
+    """The pair's lvsha_cluster (group_vars/mirrors.yml)."""
+    return inv.group_vars["mirrors"]["lvsha_cluster"]
 
 
 def module_of(inv: Inventory, host: str = "mr1", index: int = 0) -> Dict[str, Any]:
@@ -50,16 +68,21 @@ NOTIFY = 'echo "$(date +%s) $LVSHA_MIRROR_NODE $LVSHA_MIRROR_EVENT" >> /var/log/
 
 def test_the_example_model_is_valid(inv: Inventory) -> None:
     assert errors_of(inv) == []
-    for host in ("mr1", "mr2", "client"):
-        assert check_mirror_model(inv.hostvars(), inv.groups, host) == []
+    plan = build_plan(inv.hostvars(), inv.groups)
+    assert plan["clusters"] == {"mirror": {"kind": "mirror", "nodes": ["mr1", "mr2"], "preferred": "mr1"}}
+    assert {host: sections["roles"] for host, sections in plan["hosts"].items()} == {
+        "mr1": ["rsync_mirror", "heartbeat"], "mr2": ["rsync_mirror", "heartbeat"]}
 
 
 def test_example_plan_mr1(inv: Inventory) -> None:
     plan = plan_of(inv, "mr1")
+    assert plan["cluster"] == "mirror"
     assert plan["is_node"] is True
     assert plan["nodes"] == ["mr1", "mr2"]
     assert plan["peer"] == "mr2"
-    assert plan["preferred"] == "mr1"
+    # The preferred node is heartbeat's, no longer the mirror section's.
+    assert "preferred" not in plan and "haresources" not in plan
+    assert heartbeat_of(inv, "mr1")["preferred"] == "mr1"
     assert plan["listen_address"] == "198.51.100.41"
     assert plan["peer_address"] == "198.51.100.42"
     assert plan["port"] == 873
@@ -72,44 +95,44 @@ def test_example_plan_mr1(inv: Inventory) -> None:
     assert plan["state_module"] == "lvsha-state"
     assert plan["state_dir"] == "/var/lib/lvsha-mirror"
     assert plan["rsync_users"] == []
-    assert plan["haresources"] == ["lvsha-mirror-sync", "IPaddr2::192.0.2.70/24/eth1", "lvsha-mirror-serve"]
+    assert heartbeat_of(inv, "mr1")["resources"] == [
+        "lvsha-mirror-sync", "IPaddr2::192.0.2.70/24/eth1", "lvsha-mirror-serve"]
 
 
 def test_example_plan_mr2(inv: Inventory) -> None:
     plan = plan_of(inv, "mr2")
     assert plan["is_node"] is True
     assert plan["peer"] == "mr1"
-    assert plan["preferred"] == "mr1"  # the same preferred node on both
+    assert heartbeat_of(inv, "mr2")["preferred"] == "mr1"  # the same preferred node on both
     assert plan["listen_address"] == "198.51.100.42"
     assert plan["peer_address"] == "198.51.100.41"
     assert plan["modules"] == [dict(WWW, hosts_allow=["198.51.100.41"])]
     assert plan["vip"]["cidr"] == "192.0.2.70/24"
-    assert plan["haresources"] == plan_of(inv, "mr1")["haresources"]
+    assert heartbeat_of(inv, "mr2")["resources"] == heartbeat_of(inv, "mr1")["resources"]
 
 
-def test_a_host_outside_the_pair_gets_no_peer(inv: Inventory) -> None:
-    plan = plan_of(inv, "client")
-    assert (plan["is_node"], plan["peer"], plan["peer_address"], plan["listen_address"]) == (False, None, None, None)
-    assert plan["modules"][0]["hosts_allow"] == []
+def test_a_host_outside_the_pair_gets_no_section(inv: Inventory) -> None:
+    assert "client" not in hosts_of(inv)
 
 
 def test_the_vip_interface_overrides_the_public_interface(inv: Inventory) -> None:
     inv.model["lvsha_mirror_vip"]["interface"] = "eth3"
     plan = plan_of(inv, "mr1")
     assert plan["vip"]["interface"] == "eth3"
-    assert plan["haresources"][1] == "IPaddr2::192.0.2.70/24/eth3"
+    assert heartbeat_of(inv, "mr1")["resources"][1] == "IPaddr2::192.0.2.70/24/eth3"
 
 
 def test_defaults(inv: Inventory) -> None:
-    for name in ("lvsha_mirror_interval", "lvsha_mirror_primary", "lvsha_mirror_excludes", "lvsha_mirror_services",
+    for name in ("lvsha_mirror_interval", "lvsha_mirror_excludes", "lvsha_mirror_services",
                  "lvsha_mirror_notify_command"):
         del inv.model[name]
+    del declaration(inv)["preferred"]
     del inv.model["lvsha_mirror_vip"]["prefix"]
     del inv.model["lvsha_mirror_modules"][0]["comment"]
     plan = plan_of(inv, "mr1")
     assert plan["interval"] == 60
     assert plan["port"] == 873
-    assert plan["preferred"] == "mr1"
+    assert heartbeat_of(inv, "mr1")["preferred"] == "mr1"
     assert plan["vip"]["prefix"] == 24
     assert plan["services"] == []
     assert plan["notify"] == {"command": "", "mail": ""}
@@ -119,11 +142,20 @@ def test_defaults(inv: Inventory) -> None:
         "hosts_allow": ["198.51.100.42"], "exclude_file": "/etc/lvsha/mirror/www.exclude"}]
 
 
-def test_the_default_primary_is_the_first_node(inv: Inventory) -> None:
-    del inv.model["lvsha_mirror_primary"]
+def test_the_default_preferred_node_is_the_first_node(inv: Inventory) -> None:
+    del declaration(inv)["preferred"]
+    # The first node in inventory order.
     inv.groups["mirrors"] = ["mr2", "mr1"]
-    assert plan_of(inv, "mr1")["preferred"] == "mr2"
-    assert plan_of(inv, "mr2")["preferred"] == "mr2"
+    inv.groups["all"] = ["mr2", "mr1", "client"]
+    assert heartbeat_of(inv, "mr1")["preferred"] == "mr2"
+    assert heartbeat_of(inv, "mr2")["preferred"] == "mr2"
+    assert build_plan(inv.hostvars(), inv.groups)["clusters"]["mirror"]["preferred"] == "mr2"
+
+
+def test_the_preferred_node_is_the_declared_one(inv: Inventory) -> None:
+    declaration(inv)["preferred"] = "mr2"
+    assert heartbeat_of(inv, "mr1")["preferred"] == "mr2"
+    assert heartbeat_of(inv, "mr2")["preferred"] == "mr2"
 
 
 def test_explicit_module_settings_are_kept(inv: Inventory) -> None:
@@ -188,11 +220,12 @@ def test_hosts_allow_extras_are_appended_without_duplicates(inv: Inventory) -> N
 def test_the_plan_holds_no_secret(inv: Inventory) -> None:
     inv.model["lvsha_mirror_rsync_secrets"] = {"alice": "s3cret-value"}
     inv.model["lvsha_mirror_modules"][0]["auth_users"] = ["alice"]
+    whole = build_plan(inv.hostvars(), inv.groups)
     for host in ("mr1", "mr2"):
-        plan = plan_of(inv, host)
+        plan = whole["hosts"][host]["mirror"]
         assert plan["rsync_users"] == ["alice"]
         assert plan["modules"][0]["auth_users"] == ["alice"]
-        assert "s3cret-value" not in json.dumps(plan)
+    assert "s3cret-value" not in json.dumps(whole)
 
 
 @pytest.mark.parametrize("secrets", [
@@ -210,7 +243,7 @@ def test_bad_rsync_secrets_never_print_a_password(inv: Inventory, secrets: Any) 
     assert "must map rsync user names to non-empty one-line passwords" in errors[0]
     assert not any("s3cret-value" in error or "12345" in error for error in errors), errors
     with pytest.raises(ModelError) as caught:
-        plan_of(inv, "mr1")
+        build_plan(inv.hostvars(), inv.groups)
     assert "s3cret-value" not in str(caught.value.errors)
 
 
@@ -244,6 +277,10 @@ def _host(name: str, **variables: Any) -> Edit:
     return lambda inv: inv.host_vars[name].update(variables)
 
 
+def _declare(**change: Any) -> Edit:
+    return lambda inv: declaration(inv).update(change)
+
+
 def _one_node(inv: Inventory) -> None:
     inv.groups["mirrors"].remove("mr2")
 
@@ -269,10 +306,14 @@ PATTERNS_VALID = "must be a list of rsync exclude patterns"
 # (id, edit, host, variable path, bad value, part of what is valid)
 CATALOGUE = [
     # the pair
-    ("one-node", _one_node, "mr1", "groups.mirrors", ["mr1"], "exactly two nodes"),
-    ("three-nodes", _third_node, "mr1", "groups.mirrors", ["mr1", "mr2", "mr3"], "exactly two nodes"),
-    ("primary-not-a-node", _set(lvsha_mirror_primary="client"), "mr1",
-     "lvsha_mirror_primary", "client", "must name one of group mirrors (mr1, mr2)"),
+    ("one-node", _one_node, "mr1", "lvsha_cluster.name", "mirror",
+     "is declared on 1 host(s) (mr1); a cluster is one heartbeat pair"),
+    ("three-nodes", _third_node, "mr1", "lvsha_cluster.name", "mirror",
+     "is declared on 3 host(s) (mr1, mr2, mr3); a cluster is one heartbeat pair"),
+    ("preferred-not-a-node", _declare(preferred="client"), "mr1",
+     "lvsha_cluster.preferred", "client", "must name a node of cluster mirror (mr1, mr2)"),
+    ("mirror-primary-retired", _set(lvsha_mirror_primary="mr1"), "mr1",
+     "lvsha_mirror_primary", "mr1", "is replaced by lvsha_cluster.preferred (set on the pair's group)"),
     # the floating address
     ("vip-missing", _pop("lvsha_mirror_vip"), "mr1", "lvsha_mirror_vip", None, "is required: a mapping"),
     ("vip-not-a-mapping", _set(lvsha_mirror_vip="192.0.2.70/24"), "mr1",
@@ -295,9 +336,9 @@ CATALOGUE = [
     ("node-holds-the-vip-address", _host("mr1", lvsha_public_address="192.0.2.70"), "mr1",
      "lvsha_public_address", "192.0.2.70", "must differ from the floating address"),
     ("node-without-public-interface", _drop("mr1", "lvsha_public_interface"), "mr1",
-     "lvsha_public_interface", None, "is required on every node of group mirrors"),
+     "lvsha_public_interface", None, "is required on every node of cluster mirror"),
     ("node-without-private-interface", _drop("mr2", "lvsha_private_interface"), "mr2",
-     "lvsha_private_interface", None, "is required on every node of group mirrors"),
+     "lvsha_private_interface", None, "is required on every node of cluster mirror"),
     ("node-without-private-address", lambda inv: inv.host_vars["mr2"].pop("lvsha_private_address"), "mr2",
      "lvsha_private_address", None, "is required"),
     ("node-with-bad-private-address", _host("mr2", lvsha_private_address="198.51.100.420"), "mr2",
@@ -412,7 +453,7 @@ def test_bad_model(inv: Inventory, edit: Edit, host: str, path: str, value: Any,
     errors = errors_of(inv)
     assert_reported(errors, host, path, value, valid)
     with pytest.raises(ModelError) as caught:
-        plan_of(inv, "mr1")
+        build_plan(inv.hostvars(), inv.groups)
     assert caught.value.errors == errors
 
 
@@ -429,12 +470,15 @@ def test_the_plan_raises_every_error(inv: Inventory) -> None:
     _vip(prefix=40)(inv)
     _set(lvsha_mirror_rsync_port=0)(inv)
     with pytest.raises(ModelError) as caught:
-        plan_of(inv, "mr2")
+        build_plan(inv.hostvars(), inv.groups)
     assert [e.split(" = ")[0] for e in caught.value.errors] == [
-        "host mr2: lvsha_mirror_vip.prefix", "host mr2: lvsha_mirror_rsync_port"]
+        "host mr1: lvsha_mirror_vip.prefix", "host mr1: lvsha_mirror_rsync_port"]
 
 
-def test_errors_name_the_viewing_node(inv: Inventory) -> None:
+def test_errors_name_the_pairs_first_node(inv: Inventory) -> None:
+    # The cluster-wide values are read from the pair's first node in inventory order.
     _set(lvsha_mirror_interval=4)(inv)
-    assert check_mirror_model(inv.hostvars(), inv.groups, "mr2") == [
-        "host mr2: lvsha_mirror_interval = 4: must be 5..86400"]
+    assert errors_of(inv) == ["host mr1: lvsha_mirror_interval = 4: must be 5..86400"]
+    inv.groups["mirrors"] = ["mr2", "mr1"]
+    inv.groups["all"] = ["mr2", "mr1", "client"]
+    assert errors_of(inv) == ["host mr2: lvsha_mirror_interval = 4: must be 5..86400"]

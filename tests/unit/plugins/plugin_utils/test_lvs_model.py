@@ -1,11 +1,12 @@
 # Copyright: lvsha.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The LVS cluster model of module_utils/_lvs_model.py: host plans and model checks.
+"""The LVS part of the cluster model (plugin_utils/_lvs_model.py), through the cluster plan
+of plugin_utils/_cluster_plan.py: each host's ``lvs`` section and the model checks.
 
-The good model is the example inventory (inventories/example-lvs/), loaded as Ansible would
-merge it: group_vars/all.yml, then the host's groups' files, then the host's own variables.
-Every bad case edits one thing in it and expects an error naming the host, the variable path
-and the bad value.
+The good model is the example inventory (inventories/example-lvs/, cluster ``web``), loaded as
+Ansible would merge it: group_vars/all.yml, then the host's groups' files, then the host's own
+variables. Every bad case edits one thing in it and expects an error naming the host, the
+variable path and the bad value.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from typing import Any, Callable, Dict, List
 
 import pytest
 
-from ansible_collections.lvsha.cluster.plugins.module_utils._lvs_model import ModelError, check_model, host_plan
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._cluster_plan import build_plan, check
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import ModelError
 from model_inventory import Inventory, assert_reported, catalogue_params
 
 
@@ -23,12 +25,23 @@ def inv() -> Inventory:
     return Inventory("example-lvs")
 
 
+def hosts_of(inv: Inventory) -> Dict[str, Any]:
+    """Every host's sections in the cluster plan; raises ModelError."""
+    return build_plan(inv.hostvars(), inv.groups)["hosts"]
+
+
 def plan_of(inv: Inventory, host: str) -> Dict[str, Any]:
-    return host_plan(inv.hostvars(), host, inv.groups)
+    """The ``lvs`` section of ``host``."""
+    return hosts_of(inv)[host]["lvs"]
 
 
-def errors_of(inv: Inventory, host: Any = None) -> List[str]:
-    return check_model(inv.hostvars(), inv.groups, host)
+def haresources_of(inv: Inventory, host: str) -> List[str]:
+    """Heartbeat's resource chain on director ``host``."""
+    return hosts_of(inv)[host]["heartbeat"]["resources"]
+
+
+def errors_of(inv: Inventory) -> List[str]:
+    return check(inv.hostvars(), inv.groups)[0]
 
 
 # ------------------------------------------------------------------ the example inventory
@@ -63,12 +76,13 @@ def test_example_inventory_loads_as_expected(inv: Inventory) -> None:
 
 def test_example_inventory_is_a_valid_model(inv: Inventory) -> None:
     assert errors_of(inv) == []
-    for host in inv.groups["all"]:
-        assert errors_of(inv, host) == [], host
+    assert build_plan(inv.hostvars(), inv.groups)["clusters"] == {
+        "web": {"kind": "lvs", "nodes": ["lb1", "lb2"], "preferred": "lb1"}}
 
 
 def test_plan_of_the_active_director(inv: Inventory) -> None:
     assert plan_of(inv, "lb1") == {
+        "cluster": "web",
         "is_director": True,
         "is_realserver": False,
         "doubles_as_realserver": False,
@@ -78,12 +92,13 @@ def test_plan_of_the_active_director(inv: Inventory) -> None:
         "health": WWW_HEALTH,
         "realserver_vips": [],
         "mon_watches": WATCHES,
-        "haresources": HARESOURCES,
     }
+    assert haresources_of(inv, "lb1") == HARESOURCES
 
 
 def test_plan_of_the_backup_director_that_doubles_as_real_server(inv: Inventory) -> None:
     assert plan_of(inv, "lb2") == {
+        "cluster": "web",
         "is_director": True,
         "is_realserver": True,
         "doubles_as_realserver": True,
@@ -93,23 +108,27 @@ def test_plan_of_the_backup_director_that_doubles_as_real_server(inv: Inventory)
         "health": WWW_HEALTH,
         "realserver_vips": [{"address": "192.0.2.50", "forwarding": "dr"}],
         "mon_watches": WATCHES,
-        "haresources": HARESOURCES,
     }
+    assert haresources_of(inv, "lb2") == HARESOURCES
 
 
 def test_plan_of_a_real_server(inv: Inventory) -> None:
-    plan = plan_of(inv, "web1")
+    hosts = hosts_of(inv)
+    plan = hosts["web1"]["lvs"]
+    assert plan["cluster"] == "web"
     assert (plan["is_director"], plan["is_realserver"], plan["doubles_as_realserver"]) == (False, True, False)
     assert plan["ipvs_services"] == [WWW_SERVICE]
     assert plan["health"] == WWW_HEALTH
     assert plan["realserver_vips"] == [{"address": "192.0.2.50", "forwarding": "dr"}]
     assert plan["mon_watches"] == WATCHES
-    assert plan["haresources"] == HARESOURCES
+    # A real server is no node of the heartbeat pair.
+    assert "heartbeat" not in hosts["web1"]
+    assert hosts["web1"]["roles"] == ["realserver"]
 
 
 def test_plan_of_a_host_outside_lvs(inv: Inventory) -> None:
-    plan = plan_of(inv, "client")
-    assert (plan["is_director"], plan["is_realserver"], plan["realserver_vips"]) == (False, False, [])
+    # Neither a director nor a real server: the plan has nothing for it.
+    assert "client" not in hosts_of(inv)
 
 
 def test_plans_do_not_share_mutable_parts(inv: Inventory) -> None:
@@ -166,28 +185,35 @@ def test_ping_check_and_tunnel_forwarding(inv: Inventory) -> None:
     assert plan["mon_watches"][0]["services"][0]["monitor"] == "fping.monitor -t 2000"
     plan = plan_of(inv, "lb1")
     assert plan["vips"][1] == {"address": "192.0.2.53", "prefix": 24, "interface": "eth3", "cidr": "192.0.2.53/24"}
-    assert plan["haresources"] == ["IPaddr2::192.0.2.50/24/eth1", "IPaddr2::192.0.2.53/24/eth3", "lvsha-director"]
+    assert haresources_of(inv, "lb1") == ["IPaddr2::192.0.2.50/24/eth1", "IPaddr2::192.0.2.53/24/eth3", "lvsha-director"]
 
 
 def test_vip_interface_defaults_to_the_planned_hosts_public_interface(inv: Inventory) -> None:
     inv.host_vars["lb2"]["lvsha_public_interface"] = "ens3"
-    assert plan_of(inv, "lb2")["haresources"] == ["IPaddr2::192.0.2.50/24/ens3", "lvsha-director"]
-    assert plan_of(inv, "lb1")["haresources"] == HARESOURCES
+    assert haresources_of(inv, "lb2") == ["IPaddr2::192.0.2.50/24/ens3", "lvsha-director"]
+    assert haresources_of(inv, "lb1") == HARESOURCES
 
 
-def test_no_services_needs_no_directors(inv: Inventory) -> None:
+def test_no_services_is_a_valid_model(inv: Inventory) -> None:
+    # The pair still holds its VIP; only the real servers go.
     inv.model["lvsha_lvs_services"] = []
-    inv.groups["directors"] = ["lb1"]
     inv.groups["realservers"] = []
     assert errors_of(inv) == []
-    assert plan_of(inv, "lb1")["ipvs_services"] == []
+    hosts = hosts_of(inv)
+    assert sorted(hosts) == ["lb1", "lb2"]
+    assert (hosts["lb1"]["lvs"]["ipvs_services"], hosts["lb1"]["lvs"]["mon_watches"]) == ([], [])
+    assert hosts["lb1"]["heartbeat"]["resources"] == HARESOURCES
 
 
-def test_check_model_reads_the_model_of_the_host_it_is_asked_about(inv: Inventory) -> None:
-    inv.host_vars["web2"]["lvsha_lvs_services"] = [{"vip": "192.0.2.50", "port": 0, "realservers": ["web1"]}]
-    assert errors_of(inv) == []
-    errors = errors_of(inv, "web2")
-    assert "host web2: lvsha_lvs_services[0].port = 0: must be 1..65535" in errors
+def test_the_model_is_read_from_the_first_director_and_a_member_that_sees_another_value_is_reported(
+        inv: Inventory) -> None:
+    own = [{"vip": "192.0.2.50", "port": 0, "realservers": ["web1"]}]
+    inv.host_vars["web2"]["lvsha_lvs_services"] = own
+    # A host outside the cluster may see anything.
+    inv.host_vars["client"]["lvsha_lvs_services"] = own
+    assert errors_of(inv) == [
+        f"host web2: lvsha_lvs_services = {own!r}: differs from the value on lb1 ({inv.services!r}); "
+        "a cluster-wide variable has one value for every host of cluster web: set it once, on the cluster's group"]
 
 
 # ------------------------------------------------------------------ the catalogue of errors
@@ -287,8 +313,9 @@ CATALOGUE = [
     ("director-holds-the-vip-address", _host("lb1", lvsha_public_address="192.0.2.50"), "lb1",
      "lvsha_public_address", "192.0.2.50", "must differ from the floating address"),
     ("three-directors", _third_director, "lb1",
-     "groups.directors", ["lb1", "lb2", "lb3"], "exactly two directors"),
-    ("one-director", _single_director, "lb1", "groups.directors", ["lb1"], "exactly two directors"),
+     "lvsha_cluster.name", "web", "is declared on 3 host(s) (lb1, lb2, lb3); a cluster is one heartbeat pair"),
+    ("one-director", _single_director, "lb1",
+     "lvsha_cluster.name", "web", "is declared on 1 host(s) (lb1); a cluster is one heartbeat pair"),
     ("ipv6-vip", _vip(address="2001:db8::50"), "lb1",
      "lvsha_lvs_vips[0].address", "2001:db8::50", "must be an IPv4 address"),
     ("vip-prefix-33", _vip(prefix=33), "lb1", "lvsha_lvs_vips[0].prefix", 33, "must be 1..32"),
@@ -323,7 +350,7 @@ CATALOGUE = [
     ("realserver-missing-public-address", _drop_address("web2"), "web2",
      "lvsha_public_address", None, "is required: lvsha_lvs_services[0].realservers[1].host on lb1 refers to web2"),
     ("director-missing-public-address", _drop_address("lb1"), "lb1",
-     "lvsha_public_address", None, "is required: group directors on lb1 refers to lb1"),
+     "lvsha_public_address", None, "is required: cluster web on lb1 refers to lb1"),
     ("realserver-public-address-not-ipv4", _host("web2", lvsha_public_address="web2.example"), "web2",
      "lvsha_public_address", "web2.example", "must be an IPv4 address"),
     ("realserver-in-group-but-in-no-service", _idle_realserver, "web3",
@@ -337,10 +364,9 @@ CATALOGUE = [
 ]
 
 
-def test_the_catalogue_is_large_and_its_ids_unique() -> None:
-    ids = [case[0] for case in CATALOGUE]
-    assert len(ids) >= 20
-    assert len(set(ids)) == len(ids)
+def test_the_catalogue_is_large() -> None:
+    # Its ids are unique: catalogue_params refuses one used twice when the tests are collected.
+    assert len(CATALOGUE) >= 20
 
 
 @pytest.mark.parametrize("edit, host, path, value, valid", catalogue_params(CATALOGUE))
@@ -349,7 +375,7 @@ def test_bad_model(inv: Inventory, edit: Edit, host: str, path: str, value: Any,
     errors = errors_of(inv)
     assert_reported(errors, host, path, value, valid)
     with pytest.raises(ModelError) as caught:
-        plan_of(inv, "lb1")
+        build_plan(inv.hostvars(), inv.groups)
     assert caught.value.errors == errors
 
 
@@ -370,17 +396,17 @@ def test_every_error_is_reported_in_one_call(inv: Inventory) -> None:
     assert len(errors) == 4
 
 
-def test_host_plan_raises_model_error_with_every_error(inv: Inventory) -> None:
+def test_build_plan_raises_model_error_with_every_error(inv: Inventory) -> None:
     inv.services[0]["port"] = 70000
     inv.services[0]["check"]["type"] = "smtp"
-    for host in ("lb1", "web1"):  # each host checks the model from its own variables
-        with pytest.raises(ModelError) as caught:
-            plan_of(inv, host)
-        assert caught.value.errors == [
-            f"host {host}: lvsha_lvs_services[0].port = 70000: must be 1..65535",
-            f"host {host}: lvsha_lvs_services[0].check.type = 'smtp': must be one of http, tcp, ping",
-        ]
-        assert str(caught.value) == "\n".join(caught.value.errors)
+    with pytest.raises(ModelError) as caught:
+        build_plan(inv.hostvars(), inv.groups)
+    # One plan for every host: the cluster-wide values are read from the first director.
+    assert caught.value.errors == [
+        "host lb1: lvsha_lvs_services[0].port = 70000: must be 1..65535",
+        "host lb1: lvsha_lvs_services[0].check.type = 'smtp': must be one of http, tcp, ping",
+    ]
+    assert str(caught.value) == "\n".join(caught.value.errors)
 
 
 # ------------------------------------------------------------------ regressions

@@ -1,9 +1,11 @@
 # Copyright: lvsha.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The storage pair model of module_utils/_storage_model.py: node plans and model checks.
+"""The storage part of the cluster model (plugin_utils/_storage_model.py), through the
+cluster plan of plugin_utils/_cluster_plan.py: each node's ``storage`` section, heartbeat's
+resource chain, and the model checks.
 
-The good model is inventories/example-storage; every bad case edits one thing in it and
-expects an error naming the host, the variable path and the bad value.
+The good model is inventories/example-storage (cluster ``nas``); every bad case edits one
+thing in it and expects an error naming the host, the variable path and the bad value.
 """
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ from typing import Any, Callable, Dict, List
 
 import pytest
 
-from ansible_collections.lvsha.cluster.plugins.module_utils._lvs_model import ModelError
-from ansible_collections.lvsha.cluster.plugins.module_utils._storage_model import check_storage_model, storage_plan
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._cluster_plan import build_plan, check
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import ModelError
 from model_inventory import Inventory, assert_reported, catalogue_params
 
 Edit = Callable[[Inventory], None]
@@ -24,15 +26,23 @@ def inv() -> Inventory:
 
 
 def plan_of(inv: Inventory, host: str) -> Dict[str, Any]:
-    return storage_plan(inv.hostvars(), host, inv.groups)
+    """The ``storage`` section of ``host`` in the cluster plan; raises ModelError."""
+    return build_plan(inv.hostvars(), inv.groups)["hosts"][host]["storage"]
+
+
+def haresources_of(inv: Inventory, host: str) -> List[str]:
+    """Heartbeat's resource chain on node ``host``."""
+    return build_plan(inv.hostvars(), inv.groups)["hosts"][host]["heartbeat"]["resources"]
 
 
 def errors_of(inv: Inventory) -> List[str]:
-    return check_storage_model(inv.hostvars(), inv.groups)
+    return check(inv.hostvars(), inv.groups)[0]
 
 
 def test_example_plan_nas1(inv: Inventory) -> None:
     plan = plan_of(inv, "nas1")
+    assert plan["cluster"] == "nas"
+    assert plan["is_node"] is True
     assert plan["nodes"] == ["nas1", "nas2"]
     assert plan["vip"] == {"address": "192.0.2.60", "prefix": 24, "interface": "eth1", "cidr": "192.0.2.60/24"}
     assert plan["resources"] == [{
@@ -44,8 +54,17 @@ def test_example_plan_nas1(inv: Inventory) -> None:
     assert plan["exports"] == [{"path": "/srv/nfs/export",
                                 "clients": ["192.0.2.0/24(rw,sync,no_subtree_check,no_root_squash,fsid=1)"]}]
     assert plan["nfs_state_dir"] == "/srv/nfs/.nfs-state"
-    assert plan["haresources"] == ["drbddisk::r0", "Filesystem::/dev/drbd0::/srv/nfs::ext4", "lvsha-nfs-state",
-                                   "IPaddr2::192.0.2.60/24/eth1", "nfs-kernel-server"]
+    assert "haresources" not in plan
+    assert haresources_of(inv, "nas1") == ["drbddisk::r0", "Filesystem::/dev/drbd0::/srv/nfs::ext4", "lvsha-nfs-state",
+                                           "IPaddr2::192.0.2.60/24/eth1", "nfs-kernel-server"]
+    assert haresources_of(inv, "nas2") == haresources_of(inv, "nas1")
+
+
+def test_the_plan_has_the_pair_and_nothing_for_the_client(inv: Inventory) -> None:
+    plan = build_plan(inv.hostvars(), inv.groups)
+    assert plan["clusters"] == {"nas": {"kind": "storage", "nodes": ["nas1", "nas2"], "preferred": "nas1"}}
+    assert sorted(plan["hosts"]) == ["nas1", "nas2"]
+    assert plan["hosts"]["nas1"]["roles"] == ["drbd", "nfs", "heartbeat"]
 
 
 def test_only_the_named_node_is_initial_primary(inv: Inventory) -> None:
@@ -78,16 +97,16 @@ def test_an_explicit_fsid_is_kept(inv: Inventory) -> None:
 
 def test_without_exports_the_chain_has_no_nfs(inv: Inventory) -> None:
     del inv.model["lvsha_nfs_exports"]
-    assert plan_of(inv, "nas1")["haresources"] == ["drbddisk::r0", "Filesystem::/dev/drbd0::/srv/nfs::ext4",
-                                                   "IPaddr2::192.0.2.60/24/eth1"]
+    assert haresources_of(inv, "nas1") == ["drbddisk::r0", "Filesystem::/dev/drbd0::/srv/nfs::ext4",
+                                           "IPaddr2::192.0.2.60/24/eth1"]
 
 
 def test_two_resources_chain_in_order(inv: Inventory) -> None:
     inv.model["lvsha_drbd_resources"].append({"name": "r1", "minor": 1, "disk": "/dev/vdc", "initial_primary": "nas2",
                                               "mount": "/srv/data", "fstype": "xfs", "port": 7790})
     plan = plan_of(inv, "nas1")
-    assert plan["haresources"][:4] == ["drbddisk::r0", "Filesystem::/dev/drbd0::/srv/nfs::ext4",
-                                       "drbddisk::r1", "Filesystem::/dev/drbd1::/srv/data::xfs"]
+    assert haresources_of(inv, "nas1")[:4] == ["drbddisk::r0", "Filesystem::/dev/drbd0::/srv/nfs::ext4",
+                                               "drbddisk::r1", "Filesystem::/dev/drbd1::/srv/data::xfs"]
     assert plan["resources"][1]["port"] == 7790
     assert plan["resources"][1]["initial_primary"] is False
 
@@ -141,9 +160,10 @@ CLIENT = "lvsha_nfs_exports[0].clients[0]"
 
 # (id, edit, host, variable path, bad value, part of what is valid)
 CATALOGUE = [
-    ("res-names-unknown-host", _res(nodes=["nas1", "nas3"]), "nas1", f"{RES}.nodes", "nas3", "is not an inventory host"),
+    ("res-names-unknown-host", _res(nodes=["nas1", "nas3"]), "nas1", f"{RES}.nodes", "nas3",
+     "is not an inventory host; a .res may only name nodes of cluster nas (nas1, nas2)"),
     ("res-names-host-outside-storage", _res(nodes=["nas1", "nfsclient"]), "nas1",
-     f"{RES}.nodes", "nfsclient", "is not in group storage"),
+     f"{RES}.nodes", "nfsclient", "is not a node of cluster nas (nas1, nas2)"),
     ("res-names-one-node", _res(nodes=["nas1"]), "nas1", f"{RES}.nodes", ["nas1"], "must name the two nodes"),
     ("initial-primary-unknown", _res(initial_primary="nas3"), "nas1",
      f"{RES}.initial_primary", "nas3", "whose data wins the first synchronisation"),
@@ -175,7 +195,8 @@ CATALOGUE = [
      "lvsha_private_address", None, "is required"),
     ("no-resources", lambda inv: inv.model.update(lvsha_drbd_resources=[]), "nas1",
      "lvsha_drbd_resources", [], "is required"),
-    ("three-nodes", _third_node, "nas1", "groups.storage", ["nas1", "nas2", "nas3"], "exactly two storage nodes"),
+    ("three-nodes", _third_node, "nas1", "lvsha_cluster.name", "nas",
+     "is declared on 3 host(s) (nas1, nas2, nas3); a cluster is one heartbeat pair"),
     ("vip-missing", lambda inv: inv.model.pop("lvsha_storage_vip"), "nas1", "lvsha_storage_vip", None, "is required"),
     ("vip-not-ipv4", _vip(address="192.0.2.300"), "nas1", "lvsha_storage_vip.address", "192.0.2.300", "must be an IPv4 address"),
     ("vip-prefix-0", _vip(prefix=0), "nas1", "lvsha_storage_vip.prefix", 0, "must be 1..32"),
@@ -186,7 +207,7 @@ CATALOGUE = [
     ("node-holds-the-vip-address", _host("nas1", lvsha_public_address="192.0.2.60"), "nas1",
      "lvsha_public_address", "192.0.2.60", "must differ from the floating address"),
     ("node-without-private-interface", _drop("nas1", "lvsha_private_interface"), "nas1",
-     "lvsha_private_interface", None, "is required on every node of group storage"),
+     "lvsha_private_interface", None, "is required on every node of cluster nas"),
     ("export-not-on-a-volume", _export(path="/home/share"), "nas1",
      f"{EXPORT}.path", "/home/share", "must lie on a replicated volume"),
     ("export-path-relative", _export(path="export"), "nas1", f"{EXPORT}.path", "export", "an absolute, normalised path"),
@@ -211,7 +232,7 @@ def test_bad_model(inv: Inventory, edit: Edit, host: str, path: str, value: Any,
     errors = errors_of(inv)
     assert_reported(errors, host, path, value, valid)
     with pytest.raises(ModelError) as caught:
-        plan_of(inv, "nas1")
+        build_plan(inv.hostvars(), inv.groups)
     assert caught.value.errors == errors
 
 

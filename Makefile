@@ -3,6 +3,7 @@
 #   make demo-storage   the same for the storage pair (DRBD, NFS, heartbeat)
 #   make demo-mirror    the same for the mirror pair (rsync pull, heartbeat failover)
 #   make test   unit tests, lint, sanity, and the lab scenarios
+#   make docs   docs/model.md from the model's schema
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -22,7 +23,7 @@ LVS_INVENTORY := -i inventories/example-lvs/hosts.yml -i inventories/lab/hosts.y
 STORAGE_INVENTORY := -i inventories/example-storage/hosts.yml -i inventories/lab/hosts.yml
 MIRROR_INVENTORY := -i inventories/example-mirror/hosts.yml -i inventories/lab/hosts.yml
 
-.PHONY: help setup demo demo-storage demo-mirror test units lint sanity lab lab-build bench-ipvs bench-failover bench-storage bench-mirror clean
+.PHONY: help setup docs demo demo-storage demo-mirror test units lint sanity lab lab-build bench-ipvs bench-failover bench-storage bench-mirror clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -73,6 +74,10 @@ units: setup
 
 lint: setup
 	ansible-lint --profile production
+
+# docs/model.md from the model's schema (plugins/plugin_utils/model_schema.yml).
+docs: setup
+	PYTHONPATH=build/collections python3 -c 'from ansible_collections.lvsha.cluster.plugins.plugin_utils._schema import markdown; print(markdown())' > docs/model.md
 
 # ansible-test wants the collection under ansible_collections/NAMESPACE/NAME and reads the
 # file list from git: copy the tracked and new files there, into a repository of their own.

@@ -22,13 +22,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ansible_collections.lvsha.cluster.plugins.plugin_utils import _lvs_model, _mirror_model, _storage_model
+from ansible_collections.lvsha.cluster.plugins.plugin_utils import _lvs_model, _mirror_model, _schema, _storage_model
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
     NAME_RE, SEGMENTS, Findings, ModelError, NotShown, unknown_field)
 
 PARTS = {part.KIND: part for part in (_lvs_model, _storage_model, _mirror_model)}
 DECLARATION = "lvsha_cluster"
-DECLARATION_FIELDS = ("kind", "name", "preferred", "realservers", "resources")
+DECLARATION_FIELDS = _schema.fields(DECLARATION)
 # A haresources entry: a resource script and its ::-separated arguments, one word of safe
 # characters (heartbeat splits the line on blanks and hands the arguments to the script).
 RESOURCE_RE = re.compile(r"[A-Za-z0-9_.-]+(::[A-Za-z0-9_.,/@%+=-]+)*\Z")

@@ -17,21 +17,16 @@ import ipaddress
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.lvsha.cluster.plugins.module_utils._ipvs import SCHEDULERS, ValidationError, desired_from_params
+from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
-    NAME_RE, Findings, host_address, int_in, interface, ipv4, unknown_field)
+    NAME_RE, Findings, host_address, in_range, interface, ipv4, one_of, unknown_field)
 
 KIND = "lvs"
 # The cluster-wide variables: one value for every host of the cluster.
-SETTINGS = ("lvsha_lvs_vips", "lvsha_lvs_services")
-FORWARDING = ("dr", "nat", "tun")
-PROTOCOLS = ("tcp", "udp")
-CHECK_TYPES = ("http", "tcp", "ping")
-ON_FAILURE = ("drain", "remove")
-DEFAULT_CHECK = {"type": "tcp", "path": "/", "interval": 5, "alertafter": 2, "alertevery": 600,
-                 "timeout": 3, "on_failure": "drain"}
-MAX_WEIGHT = 65535
-SERVICE_FIELDS = tuple(sorted(("name", "vip", "protocol", "port", "scheduler", "persistent", "forwarding",
-                               "realservers", "check")))
+SETTINGS = _schema.settings(KIND)
+SERVICE = "lvsha_lvs_services"
+CHECK = f"{SERVICE}.check"
+REALSERVER = f"{SERVICE}.realservers"
 
 def _vips(find: Findings, host: str, model: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
     vips: Dict[str, Dict[str, Any]] = {}
@@ -44,9 +39,10 @@ def _vips(find: Findings, host: str, model: Mapping[str, Any]) -> Dict[str, Dict
         if not isinstance(item, Mapping):
             find.add(host, path, item, "must be a mapping with address and prefix")
             continue
-        unknown_field(find, host, path, item, ("address", "prefix", "interface"), "VIP")
+        unknown_field(find, host, path, item, _schema.fields("lvsha_lvs_vips"), "VIP")
         address = ipv4(find, host, f"{path}.address", item.get("address"))
-        prefix = int_in(find, host, f"{path}.prefix", item.get("prefix", 24), 1, 32)
+        prefix = in_range(find, host, f"{path}.prefix", item.get("prefix", _schema.default("lvsha_lvs_vips.prefix")),
+                          "lvsha_lvs_vips.prefix")
         if address is None or prefix is None:
             continue
         if str(address) in vips:
@@ -61,25 +57,22 @@ def _vips(find: Findings, host: str, model: Mapping[str, Any]) -> Dict[str, Dict
 
 
 def _check(find: Findings, host: str, path: str, raw: Any) -> Dict[str, Any]:
-    check = dict(DEFAULT_CHECK)
+    check = _schema.defaults(CHECK)
     if raw is None:
         return check
     if not isinstance(raw, Mapping):
         find.add(host, path, raw, "must be a mapping (type, path, port, interval, alertafter, alertevery, timeout, on_failure)")
         return check
-    unknown_field(find, host, path, raw, tuple(sorted(set(DEFAULT_CHECK) | {"port"})), "check")
+    unknown_field(find, host, path, raw, _schema.fields(CHECK), "check")
     check.update({k: v for k, v in raw.items() if v is not None})
-    if check["type"] not in CHECK_TYPES:
-        find.add(host, f"{path}.type", check["type"], f"must be one of {', '.join(CHECK_TYPES)}")
-    if check["on_failure"] not in ON_FAILURE:
-        find.add(host, f"{path}.on_failure", check["on_failure"], f"must be one of {', '.join(ON_FAILURE)}")
-    for name, low, high in (("interval", 1, 86400), ("alertafter", 1, 1000), ("alertevery", 0, 86400),
-                            ("timeout", 1, 3600)):
-        number = int_in(find, host, f"{path}.{name}", check[name], low, high)
+    one_of(find, host, f"{path}.type", check["type"], f"{CHECK}.type")
+    one_of(find, host, f"{path}.on_failure", check["on_failure"], f"{CHECK}.on_failure")
+    for name in ("interval", "alertafter", "alertevery", "timeout"):
+        number = in_range(find, host, f"{path}.{name}", check[name], f"{CHECK}.{name}")
         if number is not None:
             check[name] = number
     if "port" in check:
-        check["port"] = int_in(find, host, f"{path}.port", check["port"], 1, 65535)
+        check["port"] = in_range(find, host, f"{path}.port", check["port"], f"{CHECK}.port")
     if not str(check["path"]).startswith("/") or any(c.isspace() for c in str(check["path"])):
         find.add(host, f"{path}.path", check["path"], "must be a URL path starting with / and without spaces")
     return check
@@ -99,24 +92,22 @@ def _services(find: Findings, host: str, model: Mapping[str, Any], hostvars: Map
         if not isinstance(item, Mapping):
             find.add(host, path, item, "must be a mapping with vip, port and realservers")
             continue
-        unknown_field(find, host, path, item, SERVICE_FIELDS, "service")
-        protocol = item.get("protocol", "tcp")
-        if protocol not in PROTOCOLS:
-            find.add(host, f"{path}.protocol", protocol, f"must be one of {', '.join(PROTOCOLS)}")
+        unknown_field(find, host, path, item, _schema.fields(SERVICE), "service")
+        protocol = one_of(find, host, f"{path}.protocol", item.get("protocol", _schema.default(f"{SERVICE}.protocol")),
+                          f"{SERVICE}.protocol")
         vip = ipv4(find, host, f"{path}.vip", item.get("vip"))
         if vip is not None and str(vip) not in vips:
             find.add(host, f"{path}.vip", str(vip),
                      f"is not in lvsha_lvs_vips (declared: {', '.join(vips) or 'none'})")
-        port = int_in(find, host, f"{path}.port", item.get("port"), 1, 65535)
-        scheduler = item.get("scheduler", "wlc")
+        port = in_range(find, host, f"{path}.port", item.get("port"), f"{SERVICE}.port")
+        scheduler = item.get("scheduler", _schema.default(f"{SERVICE}.scheduler"))
         if scheduler not in SCHEDULERS:
             find.add(host, f"{path}.scheduler", scheduler, f"ipvsadm knows {', '.join(SCHEDULERS)}")
         persistent = item.get("persistent")
         if persistent is not None:
-            persistent = int_in(find, host, f"{path}.persistent", persistent, 1, 2678400)
-        forwarding = item.get("forwarding", "dr")
-        if forwarding not in FORWARDING:
-            find.add(host, f"{path}.forwarding", forwarding, f"must be one of {', '.join(FORWARDING)}")
+            persistent = in_range(find, host, f"{path}.persistent", persistent, f"{SERVICE}.persistent")
+        forwarding = one_of(find, host, f"{path}.forwarding",
+                            item.get("forwarding", _schema.default(f"{SERVICE}.forwarding")), f"{SERVICE}.forwarding")
         name = str(item.get("name") or f"{protocol}-{vip}-{port}")
         if not NAME_RE.match(name):
             find.add(host, f"{path}.name", name, "must be letters, digits, '.', '_' or '-' (it names a mon service)")
@@ -150,7 +141,7 @@ def _realservers(find: Findings, host: str, path: str, raw: Any, hostvars: Mappi
         if not isinstance(item, Mapping):
             find.add(host, rpath, item, "must be a mapping with host and weight")
             continue
-        unknown_field(find, host, rpath, item, ("host", "weight", "port"), "real server")
+        unknown_field(find, host, rpath, item, _schema.fields(REALSERVER), "real server")
         name = item.get("host")
         if not isinstance(name, str) or name not in hostvars:
             find.add(host, f"{rpath}.host", name, f"is not an inventory host (known: {', '.join(sorted(hostvars))})")
@@ -159,10 +150,11 @@ def _realservers(find: Findings, host: str, path: str, raw: Any, hostvars: Mappi
             find.add(host, f"{rpath}.host", name, f"is already listed as {seen[name]}")
             continue
         seen[name] = rpath
-        weight = int_in(find, host, f"{rpath}.weight", item.get("weight", 1), 0, MAX_WEIGHT)
+        weight = in_range(find, host, f"{rpath}.weight", item.get("weight", _schema.default(f"{REALSERVER}.weight")),
+                          f"{REALSERVER}.weight")
         rs_port = item.get("port", port)
         if rs_port is not None:
-            rs_port = int_in(find, host, f"{rpath}.port", rs_port, 1, 65535)
+            rs_port = in_range(find, host, f"{rpath}.port", rs_port, f"{REALSERVER}.port")
         if forwarding in ("dr", "tun") and rs_port != port:
             find.add(host, f"{rpath}.port", rs_port, f"must equal the service port {port} with {forwarding} forwarding")
         address = host_address(find, hostvars, name, "public", host, f"{rpath}.host")
@@ -247,7 +239,7 @@ def _monitor(svc: Dict[str, Any], rs: Dict[str, Any]) -> str:
 
 
 def director_interface(cluster: Any, host: str) -> str:
-    return cluster.hostvars[host].get("lvsha_public_interface", "eth0")
+    return cluster.hostvars[host].get("lvsha_public_interface", _schema.default("lvsha_public_interface"))
 
 
 def haresources(derived: Dict[str, Any], cluster: Any, host: str) -> List[str]:

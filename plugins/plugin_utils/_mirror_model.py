@@ -23,22 +23,16 @@ import posixpath
 import re
 from typing import Any, Dict, List, Mapping, Tuple
 
+from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
-    NAME_RE, Findings, abs_path, check_pair_nodes, flag, floating_address, host_address, int_in, unknown_field)
+    NAME_RE, Findings, abs_path, check_pair_nodes, flag, floating_address, host_address, in_range, unknown_field)
 
 KIND = "mirror"
 # The cluster-wide variables: one value for both nodes.
-SETTINGS = ("lvsha_mirror_vip", "lvsha_mirror_modules", "lvsha_mirror_interval", "lvsha_mirror_excludes",
-            "lvsha_mirror_host_files", "lvsha_mirror_services", "lvsha_mirror_notify_command",
-            "lvsha_mirror_notify_mail", "lvsha_mirror_rsync_port", "lvsha_mirror_rsync_secrets")
+SETTINGS = _schema.settings(KIND)
 # Their values are never shown in a finding.
-SECRET_SETTINGS = ("lvsha_mirror_rsync_secrets",)
-MODULE_FIELDS = ("auth_users", "comment", "excludes", "gid", "hosts_allow", "max_connections", "name", "path",
-                 "read_only", "timeout", "uid", "use_chroot")
-# Files that make a node itself; a pull must never bring the peer's copy. Directories end in "/".
-DEFAULT_HOST_FILES = ("/etc/hostname", "/etc/hosts", "/etc/network/", "/etc/fstab", "/etc/machine-id",
-                      "/etc/ssh/", "/etc/ha.d/", "/etc/rsyncd.conf", "/etc/rsyncd.secrets", "/etc/lvsha/",
-                      "/var/lib/lvsha-mirror/")
+SECRET_SETTINGS = _schema.secrets(KIND)
+MODULE = "lvsha_mirror_modules"
 # The module through which each node tells its peer which data it holds (see lvsha-mirror).
 STATE_MODULE = "lvsha-state"
 STATE_DIR = "/var/lib/lvsha-mirror"
@@ -93,7 +87,7 @@ def _modules(find: Findings, host: str, model: Mapping[str, Any], secrets: Mappi
         if not isinstance(item, Mapping):
             find.add(host, path, item, "must be a mapping with name and path")
             continue
-        unknown_field(find, host, path, item, MODULE_FIELDS, "mirror module")
+        unknown_field(find, host, path, item, _schema.fields(MODULE), "mirror module")
         name = item.get("name")
         if not isinstance(name, str) or not NAME_RE.match(name) or name == STATE_MODULE:
             find.add(host, f"{path}.name", name,
@@ -123,7 +117,7 @@ def _modules(find: Findings, host: str, model: Mapping[str, Any], secrets: Mappi
             flag(find, host, f"{path}.{key}", item.get(key, True))
         owner = {}
         for field in ("uid", "gid"):
-            value = item.get(field, "root")
+            value = item.get(field, _schema.default(f"{MODULE}.{field}"))
             if isinstance(value, bool) or not (isinstance(value, int) and value >= 0
                                                or isinstance(value, str) and USER_RE.match(value)):
                 find.add(host, f"{path}.{field}", value,
@@ -140,8 +134,8 @@ def _modules(find: Findings, host: str, model: Mapping[str, Any], secrets: Mappi
         modules.append({
             "name": name, "path": directory, "comment": comment if isinstance(comment, str) else "",
             "read_only": flags["read_only"], "use_chroot": flags["use_chroot"], "uid": owner["uid"], "gid": owner["gid"],
-            "max_connections": int_in(find, host, f"{path}.max_connections", item.get("max_connections", 4), 0, 1000),
-            "timeout": int_in(find, host, f"{path}.timeout", item.get("timeout", 600), 0, 86400),
+            **{key: in_range(find, host, f"{path}.{key}", item.get(key, _schema.default(f"{MODULE}.{key}")), f"{MODULE}.{key}")
+               for key in ("max_connections", "timeout")},
             "hosts_allow": _hosts_allow(find, host, f"{path}.hosts_allow", item.get("hosts_allow")),
             "auth_users": list(users),
             "excludes": _patterns(find, host, f"{path}.excludes", item.get("excludes")),
@@ -175,15 +169,16 @@ def derive(find: Findings, cluster: Any) -> Dict[str, Any]:
         secrets = {}
     vip = floating_address(find, viewer, model, "lvsha_mirror_vip")
     modules = _modules(find, viewer, model, secrets)
-    interval = int_in(find, viewer, "lvsha_mirror_interval", model.get("lvsha_mirror_interval", 60), 5, 86400)
+    interval = in_range(find, viewer, "lvsha_mirror_interval",
+                        model.get("lvsha_mirror_interval", _schema.default("lvsha_mirror_interval")), "lvsha_mirror_interval")
     excludes = _patterns(find, viewer, "lvsha_mirror_excludes", model.get("lvsha_mirror_excludes"))
-    host_files = model.get("lvsha_mirror_host_files", list(DEFAULT_HOST_FILES))
+    host_files = model.get("lvsha_mirror_host_files", _schema.default("lvsha_mirror_host_files"))
     if not isinstance(host_files, list) or not all(
             isinstance(f, str) and f.startswith("/") and posixpath.normpath(f) == f.rstrip("/")
             and not any(c in f for c in PATTERN_BAD) for f in host_files):
         find.add(viewer, "lvsha_mirror_host_files", host_files,
                  "must be a list of absolute paths (directories end in /) that a pull never overwrites")
-        host_files = list(DEFAULT_HOST_FILES)
+        host_files = _schema.default("lvsha_mirror_host_files")
     # A module on a host directory would have nothing to exclude and pull the peer's copy over it.
     protected = [d for d in host_files if d.endswith("/")] + [STATE_DIR + "/", CONFIG_DIR + "/"]
     for index, module in enumerate(modules):
@@ -196,7 +191,8 @@ def derive(find: Findings, cluster: Any) -> Dict[str, Any]:
         find.add(viewer, "lvsha_mirror_services", services,
                  "must be a list of systemd units such as nginx.service, started on the serving node only")
         services = []
-    port = int_in(find, viewer, "lvsha_mirror_rsync_port", model.get("lvsha_mirror_rsync_port", 873), 1, 65535)
+    port = in_range(find, viewer, "lvsha_mirror_rsync_port",
+                    model.get("lvsha_mirror_rsync_port", _schema.default("lvsha_mirror_rsync_port")), "lvsha_mirror_rsync_port")
     check_pair_nodes(find, hostvars, nodes, cluster.name, vip, "lvsha_mirror_vip")
     addresses = {node: host_address(find, hostvars, node, "private", node, f"cluster {cluster.name}") for node in nodes}
     private = [a for a in addresses.values() if a]

@@ -14,6 +14,8 @@ import posixpath
 import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
+
 # A name that ends up in a file or a command line as one word (mon services, DRBD resources,
 # rsync modules, clusters). fullmatch and \Z: a trailing newline is not a valid character.
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
@@ -68,6 +70,19 @@ def int_in(find: Findings, host: str, path: str, value: Any, low: int, high: int
         find.add(host, path, value, f"must be {low}..{high}")
         return None
     return number
+
+
+def in_range(find: Findings, host: str, path: str, value: Any, key: str) -> Optional[int]:
+    """``value`` as an integer within the schema's range of field ``key``."""
+    return int_in(find, host, path, value, *_schema.bounds(key))
+
+
+def one_of(find: Findings, host: str, path: str, value: Any, key: str) -> Any:
+    """``value`` if it is one of the schema's choices of field ``key``; reported otherwise."""
+    allowed = _schema.choices(key)
+    if value not in allowed:
+        find.add(host, path, value, f"must be one of {', '.join(map(str, allowed))}")
+    return value
 
 
 def flag(find: Findings, host: str, path: str, value: Any) -> bool:
@@ -126,12 +141,12 @@ def floating_address(find: Findings, host: str, model: Mapping[str, Any], variab
     if not isinstance(raw, Mapping):
         find.add(host, variable, raw, "is required: a mapping {address, prefix, interface}")
         return None
-    unknown_field(find, host, variable, raw, ("address", "interface", "prefix"), "VIP")
+    unknown_field(find, host, variable, raw, _schema.fields(variable), "VIP")
     iface = raw.get("interface")
     if iface is not None:
         iface = interface(find, host, f"{variable}.interface", iface)
     address = ipv4(find, host, f"{variable}.address", raw.get("address"))
-    prefix = int_in(find, host, f"{variable}.prefix", raw.get("prefix", 24), 1, 32)
+    prefix = in_range(find, host, f"{variable}.prefix", raw.get("prefix", _schema.default(f"{variable}.prefix")), f"{variable}.prefix")
     if address is None or prefix is None:
         return None
     return {"address": str(address), "prefix": prefix, "interface": iface,

@@ -21,19 +21,16 @@ import posixpath
 import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
-    NAME_RE, Findings, abs_path, check_pair_nodes, flag, floating_address, host_address, int_in, unknown_field)
+    NAME_RE, Findings, abs_path, check_pair_nodes, flag, floating_address, host_address, in_range, one_of, unknown_field)
 
 KIND = "storage"
 # The cluster-wide variables: one value for both nodes.
-SETTINGS = ("lvsha_storage_vip", "lvsha_drbd_resources", "lvsha_nfs_exports")
-PROTOCOLS = ("A", "B", "C")
-FSTYPES = ("ext4", "ext3", "xfs")
-RESOURCE_FIELDS = ("name", "minor", "disk", "meta_disk", "port", "protocol", "nodes", "initial_primary",
-                   "skip_initial_sync", "fstype", "mount", "mkfs", "resync_rate")
-EXPORT_FIELDS = ("path", "clients")
-CLIENT_FIELDS = ("host", "options")
-DEFAULT_EXPORT_OPTIONS = ("rw", "sync", "no_subtree_check")
+SETTINGS = _schema.settings(KIND)
+RESOURCE = "lvsha_drbd_resources"
+EXPORT = "lvsha_nfs_exports"
+CLIENT = f"{EXPORT}.clients"
 # exports(5) options; those with "=" take a value.
 EXPORT_FLAGS = frozenset((
     "secure", "insecure", "rw", "ro", "async", "sync", "wdelay", "no_wdelay", "hide", "nohide", "crossmnt",
@@ -45,7 +42,6 @@ RATE_RE = re.compile(r"[1-9][0-9]*[KMG]?\Z")
 HOSTNAME_RE = re.compile(r"[A-Za-z0-9*?.-]+\Z")
 NETGROUP_RE = re.compile(r"@[A-Za-z0-9_.-]+\Z")
 DEVICE_RE = re.compile(r"/dev/[A-Za-z0-9_./-]+\Z")
-MAX_MINOR = 1048575
 
 
 def _resources(find: Findings, host: str, model: Mapping[str, Any], nodes: List[str],
@@ -61,26 +57,26 @@ def _resources(find: Findings, host: str, model: Mapping[str, Any], nodes: List[
         if not isinstance(item, Mapping):
             find.add(host, path, item, "must be a mapping with name, minor, disk, port, initial_primary and mount")
             continue
-        unknown_field(find, host, path, item, tuple(sorted(RESOURCE_FIELDS)), "DRBD resource")
+        unknown_field(find, host, path, item, _schema.fields(RESOURCE), "DRBD resource")
         res: Dict[str, Any] = {}
         name = item.get("name")
         if not isinstance(name, str) or not NAME_RE.match(name):
             find.add(host, f"{path}.name", name, "must be a name of letters, digits, '.', '_' and '-'")
         res["name"] = name
-        res["minor"] = int_in(find, host, f"{path}.minor", item.get("minor"), 0, MAX_MINOR)
+        res["minor"] = in_range(find, host, f"{path}.minor", item.get("minor"), f"{RESOURCE}.minor")
         # DRBD's convention: port 7788 + minor, unless set.
         minor = res["minor"] if res["minor"] is not None else index
-        res["port"] = int_in(find, host, f"{path}.port", item.get("port", 7788 + minor), 1, 65535)
+        res["port"] = in_range(find, host, f"{path}.port", item.get("port", 7788 + minor), f"{RESOURCE}.port")
         disk = item.get("disk")
         if not isinstance(disk, str) or not DEVICE_RE.match(disk):
             find.add(host, f"{path}.disk", disk, "must be the backing block device, a /dev/... path")
         res["disk"] = disk
-        meta = item.get("meta_disk", "internal")
+        meta = item.get("meta_disk", _schema.default(f"{RESOURCE}.meta_disk"))
         if meta != "internal" and (not isinstance(meta, str) or not DEVICE_RE.match(meta)):
             find.add(host, f"{path}.meta_disk", meta, "must be internal or a /dev/... path")
         res["meta_disk"] = meta
-        protocol = str(item.get("protocol", "C")).upper()
-        if protocol not in PROTOCOLS:
+        protocol = str(item.get("protocol", _schema.default(f"{RESOURCE}.protocol"))).upper()
+        if protocol not in _schema.choices(f"{RESOURCE}.protocol"):
             find.add(host, f"{path}.protocol", item.get("protocol"), "must be A, B or C (C: a write completes on both nodes)")
         res["protocol"] = protocol
         res_nodes = item.get("nodes", nodes)
@@ -101,16 +97,15 @@ def _resources(find: Findings, host: str, model: Mapping[str, Any], nodes: List[
         res["initial_primary"] = initial
         for key in ("skip_initial_sync", "mkfs"):
             res[key] = flag(find, host, f"{path}.{key}", item.get(key, False))
-        fstype = item.get("fstype", "ext4")
-        if fstype not in FSTYPES:
-            find.add(host, f"{path}.fstype", fstype, f"must be one of {', '.join(FSTYPES)}")
+        fstype = one_of(find, host, f"{path}.fstype", item.get("fstype", _schema.default(f"{RESOURCE}.fstype")),
+                        f"{RESOURCE}.fstype")
         res["fstype"] = fstype
         mount = abs_path(find, host, f"{path}.mount", item.get("mount"), "the mount point heartbeat mounts it on")
         if mount == "/":
             find.add(host, f"{path}.mount", mount, "must not be /")
             mount = None
         res["mount"] = mount
-        rate = str(item.get("resync_rate", "40M"))
+        rate = str(item.get("resync_rate", _schema.default(f"{RESOURCE}.resync_rate")))
         if not RATE_RE.match(rate):
             find.add(host, f"{path}.resync_rate", item.get("resync_rate"), "must be a rate like 40M (bytes per second, K/M/G)")
         res["resync_rate"] = rate
@@ -137,7 +132,7 @@ def _client(find: Findings, host: str, path: str, raw: Any) -> Optional[str]:
     if not isinstance(raw, Mapping):
         find.add(host, path, raw, "must be a mapping {host, options}")
         return None
-    unknown_field(find, host, path, raw, CLIENT_FIELDS, "NFS client")
+    unknown_field(find, host, path, raw, _schema.fields(CLIENT), "NFS client")
     spec = raw.get("host")
     valid = isinstance(spec, str) and (spec == "*" or NETGROUP_RE.match(spec) is not None)
     if isinstance(spec, str) and not valid:
@@ -150,7 +145,7 @@ def _client(find: Findings, host: str, path: str, raw: Any) -> Optional[str]:
         find.add(host, f"{path}.host", spec,
                  "must be an address, a network like 192.0.2.0/24 (host bits zero), a host name or wildcard, or @netgroup")
         return None
-    options = raw.get("options", list(DEFAULT_EXPORT_OPTIONS))
+    options = raw.get("options", _schema.default(f"{CLIENT}.options"))
     if isinstance(options, str):
         options = options.split(",")
     if not isinstance(options, list) or not options:
@@ -188,7 +183,7 @@ def _exports(find: Findings, host: str, model: Mapping[str, Any], mounts: List[s
         if not isinstance(item, Mapping):
             find.add(host, path, item, "must be a mapping {path, clients}")
             continue
-        unknown_field(find, host, path, item, EXPORT_FIELDS, "NFS export")
+        unknown_field(find, host, path, item, _schema.fields(EXPORT), "NFS export")
         directory = abs_path(find, host, f"{path}.path", item.get("path"), "the exported directory")
         if directory is not None:
             if not any(directory == m or directory.startswith(m.rstrip("/") + "/") for m in mounts):

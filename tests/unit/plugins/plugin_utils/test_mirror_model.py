@@ -16,7 +16,8 @@ from typing import Any, Callable, Dict, List
 import pytest
 
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._cluster_plan import build_plan, check
-from ansible_collections.lvsha.cluster.plugins.plugin_utils._mirror_model import DEFAULT_HOST_FILES, anchored_excludes
+from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._mirror_model import anchored_excludes
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import ModelError
 from model_inventory import Inventory, assert_reported, catalogue_params
 
@@ -179,7 +180,7 @@ def test_anchored_excludes_of_a_module_holding_host_files() -> None:
 
 
 def test_anchored_excludes_of_a_module_without_host_files() -> None:
-    assert anchored_excludes("/srv/www", list(DEFAULT_HOST_FILES)) == []
+    assert anchored_excludes("/srv/www", _schema.default("lvsha_mirror_host_files")) == []
     # A common prefix is not a parent directory.
     assert anchored_excludes("/etcetera", ["/etc/hostname"]) == []
     assert anchored_excludes("/etc/ssh", ["/etc/ssh/"]) == []

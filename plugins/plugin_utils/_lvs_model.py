@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from ansible_collections.lvsha.cluster.plugins.module_utils._ipvs import SCHEDULERS, ValidationError, desired_from_params
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
-    NAME_RE, Findings, host_address, in_range, interface, ipv4, one_of, unknown_field)
+    NAME_RE, Findings, host_address, host_vip, in_range, interface, ipv4, one_of, unknown_field)
 
 KIND = "lvs"
 # The cluster-wide variables: one value for every host of the cluster.
@@ -250,8 +250,7 @@ def haresources(derived: Dict[str, Any], cluster: Any, host: str) -> List[str]:
 
 def _host_vips(derived: Dict[str, Any], cluster: Any, host: str) -> List[Dict[str, Any]]:
     own = director_interface(cluster, host)
-    return [{"address": v["address"], "prefix": v["prefix"], "interface": v["interface"] or own,
-             "cidr": f"{v['address']}/{v['prefix']}"} for v in derived["vips"].values()]
+    return [host_vip(vip, own) for vip in derived["vips"].values()]
 
 
 def host_section(derived: Dict[str, Any], cluster: Any, host: str) -> Dict[str, Any]:

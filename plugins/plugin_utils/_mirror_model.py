@@ -18,14 +18,15 @@ pull from, the modules with their exclude lists, the settings of ``lvsha-mirror`
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import posixpath
 import re
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any, Dict, List, Mapping
 
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
-    NAME_RE, Findings, abs_path, check_pair_nodes, flag, floating_address, host_address, in_range, unknown_field)
+    NAME_RE, Findings, abs_path, check_pair_nodes, flag, floating_address, host_address, host_vip, in_range, pair_floating, pair_members, unknown_field)
 
 KIND = "mirror"
 # The cluster-wide variables: one value for both nodes.
@@ -203,20 +204,12 @@ def derive(find: Findings, cluster: Any) -> Dict[str, Any]:
             "addresses": addresses, "secrets": secrets}
 
 
-def members(derived: Dict[str, Any]) -> List[str]:
-    return list(derived["nodes"])
-
-
-def floating(derived: Dict[str, Any], cluster: Any) -> List[Tuple[str, str, str]]:
-    vip = derived["vip"]
-    return [(cluster.source, "lvsha_mirror_vip.address", vip["address"])] if vip else []
+members = pair_members
+floating = functools.partial(pair_floating, variable="lvsha_mirror_vip")
 
 
 def _vip(derived: Dict[str, Any], cluster: Any, host: str) -> Dict[str, Any]:
-    vip = derived["vip"]
-    interface = vip["interface"] or cluster.hostvars[host].get("lvsha_public_interface")
-    return {"address": vip["address"], "prefix": vip["prefix"], "interface": interface,
-            "cidr": f"{vip['address']}/{vip['prefix']}"}
+    return host_vip(derived["vip"], cluster.hostvars[host].get("lvsha_public_interface"))
 
 
 def haresources(derived: Dict[str, Any], cluster: Any, host: str) -> List[str]:

@@ -167,3 +167,20 @@ def check_pair_nodes(find: Findings, hostvars: Mapping[str, Any], nodes: List[st
             find.add(node, "lvsha_public_address", address, f"must be inside the VIP's subnet {vip['network']} ({variable})")
         if address == vip["address"]:
             find.add(node, "lvsha_public_address", address, "must differ from the floating address")
+
+
+def host_vip(vip: Mapping[str, Any], own_interface: Optional[str]) -> Dict[str, Any]:
+    """A floating address as one node carries it: on its own interface unless the address names one."""
+    return {"address": vip["address"], "prefix": vip["prefix"], "interface": vip["interface"] or own_interface,
+            "cidr": f"{vip['address']}/{vip['prefix']}"}
+
+
+def pair_members(derived: Mapping[str, Any]) -> List[str]:
+    """The hosts a pair part plans for: its two nodes."""
+    return list(derived["nodes"])
+
+
+def pair_floating(derived: Mapping[str, Any], cluster: Any, variable: str) -> List[Tuple[str, str, str]]:
+    """(host, variable path, address) of a pair's floating address ``variable``."""
+    vip = derived["vip"]
+    return [(cluster.source, f"{variable}.address", vip["address"])] if vip else []

@@ -30,16 +30,19 @@ SECRETS = {"heartbeat_auth_key": "hb-key-5f2c9a7e01", "drbd_shared_secret": "drb
 REALSERVER = {"/etc/sysctl.d/60-lvsha-realserver.conf": "644", "/etc/lvsha/realserver.conf": "644",
               "/usr/local/sbin/lvsha-realserver": "755", "/etc/systemd/system/lvsha-realserver.service": "644",
               "/var/www/html/index.html": "644"}
+# The lvsha command and its package (roles/host_package), on every director and mirror node.
+HOST_PACKAGE = {"/usr/local/sbin/lvsha": "755", **{f"/usr/local/lib/lvsha/lvsha_host/{module}": "644" for module in (
+    "__init__.py", "_arp.py", "_ipvs.py", "cli.py", "ipvs.py", "mirror.py")}}
 DIRECTOR = {"/etc/sysctl.d/60-lvsha-director.conf": "644", "/etc/ha.d/resource.d/lvsha-director": "755",
-            "/usr/local/sbin/lvsha-ipvs": "755", "/etc/lvsha/ipvs.json": "644", "/usr/local/lib/lvsha/_ipvs.py": "644",
+            "/etc/lvsha/ipvs.json": "644", **HOST_PACKAGE,
             "/etc/mon/mon.cf": "644", "/etc/sudoers.d/lvsha-mon": "440", "/usr/lib/mon/alert.d/lvs.alert": "755"}
 HEARTBEAT = {"/etc/ha.d/ha.cf": "644", "/etc/ha.d/haresources": "644", "/etc/ha.d/authkeys": "600"}
 STORAGE = {"/etc/drbd.d/global_common.conf": "644", "/etc/drbd.d/r0.res": "600",
            "/etc/systemd/system/heartbeat.service.d/lvsha-drbd.conf": "644", "/etc/nfs.conf": "644", "/etc/exports": "644",
            "/etc/ha.d/resource.d/lvsha-nfs-state": "755"}
 MIRROR = {"/etc/rsyncd.conf": "644", "/etc/rsyncd.secrets": "600", "/etc/lvsha/mirror/rsync.password": "600",
-          "/etc/lvsha/mirror.json": "644", "/etc/lvsha/mirror/www.exclude": "644", "/usr/local/sbin/lvsha-mirror": "755",
-          "/usr/local/lib/lvsha/_arp.py": "644", "/etc/systemd/system/lvsha-mirror-pull.service": "644",
+          "/etc/lvsha/mirror.json": "644", "/etc/lvsha/mirror/www.exclude": "644", **HOST_PACKAGE,
+          "/etc/systemd/system/lvsha-mirror-pull.service": "644",
           "/etc/systemd/system/lvsha-mirror-pull.timer": "644", "/etc/systemd/system/lvsha-mirror-catchup.service": "644",
           "/etc/ha.d/resource.d/lvsha-mirror-sync": "755", "/etc/ha.d/resource.d/lvsha-mirror-serve": "755"}
 EXPECTED = {
@@ -50,6 +53,9 @@ EXPECTED = {
     "nas1": {**STORAGE, **HEARTBEAT}, "nas2": {**STORAGE, **HEARTBEAT},
     "mr1": {**MIRROR, **HEARTBEAT}, "mr2": {**MIRROR, **HEARTBEAT},
 }
+# The examples' clients: the rendering play runs on every host, and the plan gives them no role,
+# so they get no file.
+CLIENTS = ("client", "nfsclient")
 
 
 def tree(root: Path) -> Dict[str, Dict[str, str]]:
@@ -72,9 +78,11 @@ def test_the_examples_render_on_the_controller_alone(rendered) -> None:
     _root, proc = rendered
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
     counters = recap(proc.stdout)
-    assert set(counters) == {"localhost", *EXPECTED}
+    assert set(counters) == {"localhost", *EXPECTED, *CLIENTS}
     for host, count in counters.items():
         assert count["unreachable"] == 0 and count["failed"] == 0, f"{host}: {count}"
+    for host in CLIENTS:
+        assert (counters[host]["ok"], counters[host]["changed"]) == (0, 0), f"{host}: {counters[host]}"
 
 
 def test_every_host_gets_exactly_the_files_the_roles_install_with_their_modes(rendered) -> None:
@@ -118,6 +126,11 @@ def test_the_rendered_files_follow_the_model(rendered) -> None:
     assert "ucast eth2 198.51.100.42" in (root / "mr1/etc/ha.d/ha.cf").read_text()
     settings = json.loads((root / "mr2/etc/lvsha/mirror.json").read_text())
     assert (settings["node"], settings["peer"], settings["vip"]["cidr"]) == ("mr2", "mr1", "192.0.2.70/24")
+    # The package as it is in the collection, run by the launcher in isolated mode.
+    for host in ("lb2", "mr1"):
+        for module in (REPO / "plugins/module_utils/lvsha_host").glob("*.py"):
+            assert (root / host / "usr/local/lib/lvsha/lvsha_host" / module.name).read_bytes() == module.read_bytes()
+        assert (root / host / "usr/local/sbin/lvsha").read_text().startswith("#!/usr/bin/python3 -I\n")
     res = (root / "nas2/etc/drbd.d/r0.res").read_text()
     assert re.search(r"on nas1 \{\s+address 198\.51\.100\.31:7789;", res)
     assert "cram-hmac-alg sha1;" in res

@@ -13,16 +13,21 @@ from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._role_variables import role_variable_errors
 
 
-def cluster_plan(hostvars: Any, groups: Dict[str, List[str]]) -> Dict[str, Any]:
-    try:
-        return build_plan(model_variables(hostvars), groups)
-    except ModelError as exc:
-        raise AnsibleFilterError("the cluster model is invalid:\n  " + "\n  ".join(exc.errors)) from None
-
-
 def cluster_model_errors(hostvars: Any, groups: Dict[str, List[str]]) -> List[str]:
     errors, found = check(model_variables(hostvars), groups)
     return errors + role_variable_errors(hostvars, found["roles"], found["pairs"])
+
+
+def cluster_plan(hostvars: Any, groups: Dict[str, List[str]]) -> Dict[str, Any]:
+    """The plan; refused with every error cluster_model_errors finds, so that a role applied on
+    its own refuses what validate.yml refuses."""
+    errors = cluster_model_errors(hostvars, groups)
+    try:
+        if errors:
+            raise ModelError(errors)
+        return build_plan(model_variables(hostvars), groups)
+    except ModelError as exc:
+        raise AnsibleFilterError("the cluster model is invalid:\n  " + "\n  ".join(exc.errors)) from None
 
 
 class FilterModule:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from ansible_collections.lvsha.cluster.plugins.module_utils._ipvs import with_health
+from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._ipvs import with_health
 
 
 def lvs_ipvs_services(health: List[Dict[str, Any]], down: Dict[str, List[str]], present: bool = True) -> List[Dict[str, Any]]:

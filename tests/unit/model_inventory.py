@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Tuple
 
-import pytest
 import yaml
 
 INVENTORIES = Path(__file__).resolve().parents[2] / "inventories"
@@ -82,12 +81,3 @@ def assert_reported(errors: List[str], host: str, path: str, value: Any, valid: 
     matching = [error for error in errors if error.startswith(head)]
     assert matching, f"no error starts with {head!r}: {errors}"
     assert any(valid in error for error in matching), matching
-
-
-def catalogue_params(cases: Sequence[Tuple[Any, ...]]) -> List[Any]:
-    """A bad-input catalogue, (id, edit, host, path, value, valid) per case, as pytest
-    parameters for ``edit, host, path, value, valid``; an id used twice fails the collection."""
-    ids = [case[0] for case in cases]
-    twice = sorted({i for i in ids if ids.count(i) > 1})
-    assert not twice, f"catalogue ids used twice: {twice}"
-    return [pytest.param(*case[1:], id=case[0]) for case in cases]

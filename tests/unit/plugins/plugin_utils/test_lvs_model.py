@@ -5,19 +5,19 @@ of plugin_utils/_cluster_plan.py: each host's ``lvs`` section and the model chec
 
 The good model is the example inventory (inventories/example-lvs/, cluster ``web``), loaded as
 Ansible would merge it: group_vars/all.yml, then the host's groups' files, then the host's own
-variables. Every bad case edits one thing in it and expects an error naming the host, the
-variable path and the bad value.
+variables. The bad-input cases (one edit each, and the error naming the host, the variable
+path and the bad value) are in tests/unit/catalogue/bad_input.yml.
 """
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Dict, List
+from typing import Any, Dict, List
 
 import pytest
 
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._cluster_plan import build_plan, check
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import ModelError
-from model_inventory import Inventory, assert_reported, catalogue_params
+from model_inventory import Inventory
 
 
 @pytest.fixture
@@ -216,167 +216,8 @@ def test_the_model_is_read_from_the_first_director_and_a_member_that_sees_anothe
         "a cluster-wide variable has one value for every host of cluster web: set it once, on the cluster's group"]
 
 
-# ------------------------------------------------------------------ the catalogue of errors
-
-Edit = Callable[[Inventory], None]
-
-
-def _service(**changes: Any) -> Edit:
-    def edit(inv: Inventory) -> None:
-        inv.services[0].update(changes)
-    return edit
-
-
-def _realserver(index: int, **changes: Any) -> Edit:
-    def edit(inv: Inventory) -> None:
-        inv.services[0]["realservers"][index].update(changes)
-    return edit
-
-
-def _check(**changes: Any) -> Edit:
-    def edit(inv: Inventory) -> None:
-        inv.services[0]["check"].update(changes)
-    return edit
-
-
-def _vip(**changes: Any) -> Edit:
-    def edit(inv: Inventory) -> None:
-        inv.model["lvsha_lvs_vips"][0].update(changes)
-    return edit
-
-
-def _host(host: str, **changes: Any) -> Edit:
-    def edit(inv: Inventory) -> None:
-        inv.host_vars[host].update(changes)
-    return edit
-
-
-def _second_service(**changes: Any) -> Edit:
-    def edit(inv: Inventory) -> None:
-        other = copy.deepcopy(inv.services[0])
-        other.update(changes)
-        inv.services.append(other)
-    return edit
-
-
-def _third_director(inv: Inventory) -> None:
-    inv.add_host("lb3", "directors", lvsha_public_address="192.0.2.13")
-
-
-def _single_director(inv: Inventory) -> None:
-    inv.groups["directors"].remove("lb2")
-
-
-def _drop_address(host: str) -> Edit:
-    def edit(inv: Inventory) -> None:
-        del inv.host_vars[host]["lvsha_public_address"]
-    return edit
-
-
-def _idle_realserver(inv: Inventory) -> None:
-    inv.add_host("web3", "realservers", lvsha_public_address="192.0.2.23")
-
-
-def _listed_twice(inv: Inventory) -> None:
-    inv.services[0]["realservers"].append({"host": "web1", "weight": 5})
-
-
-def _vip_declared_twice(inv: Inventory) -> None:
-    inv.model["lvsha_lvs_vips"].append({"address": "192.0.2.50", "prefix": 24})
-
-
-# (id, edit, host, variable path, bad value, part of what is valid)
-CATALOGUE = [
-    ("unknown-realserver-host", _realserver(0, host="web9"), "lb1",
-     "lvsha_lvs_services[0].realservers[0].host", "web9", "is not an inventory host"),
-    ("vip-not-declared", _service(vip="192.0.2.60"), "lb1",
-     "lvsha_lvs_services[0].vip", "192.0.2.60", "is not in lvsha_lvs_vips (declared: 192.0.2.50)"),
-    ("duplicate-vip-port", _second_service(name="www2"), "lb1",
-     "lvsha_lvs_services[1]", "tcp 192.0.2.50:80", "duplicate VIP:port, already declared as lvsha_lvs_services[0]"),
-    ("bad-scheduler", _service(scheduler="wrrr"), "lb1",
-     "lvsha_lvs_services[0].scheduler", "wrrr", "ipvsadm knows rr, wrr"),
-    ("port-0", _service(port=0), "lb1", "lvsha_lvs_services[0].port", 0, "must be 1..65535"),
-    ("port-70000", _service(port=70000), "lb1", "lvsha_lvs_services[0].port", 70000, "must be 1..65535"),
-    ("port-not-a-number", _service(port="http"), "lb1", "lvsha_lvs_services[0].port", "http",
-     "must be an integer 1..65535"),
-    ("weight-minus-1", _realserver(1, weight=-1), "lb1",
-     "lvsha_lvs_services[0].realservers[1].weight", -1, "must be 0..65535"),
-    ("weight-65536", _realserver(1, weight=65536), "lb1",
-     "lvsha_lvs_services[0].realservers[1].weight", 65536, "must be 0..65535"),
-    ("weight-bool", _realserver(1, weight=True), "lb1",
-     "lvsha_lvs_services[0].realservers[1].weight", True, "must be an integer 0..65535"),
-    ("dr-realserver-outside-vip-subnet", _host("web1", lvsha_public_address="203.0.113.21"), "lb1",
-     "lvsha_lvs_services[0].realservers[0].host", "web1",
-     "direct routing needs the real server on the VIP's segment 192.0.2.0/24, but web1 is 203.0.113.21"),
-    ("director-outside-vip-subnet", _host("lb1", lvsha_public_address="203.0.113.11"), "lb1",
-     "lvsha_public_address", "203.0.113.11", "must be inside the VIP's subnet 192.0.2.0/24 (lvsha_lvs_vips 192.0.2.50)"),
-    ("director-holds-the-vip-address", _host("lb1", lvsha_public_address="192.0.2.50"), "lb1",
-     "lvsha_public_address", "192.0.2.50", "must differ from the floating address"),
-    ("three-directors", _third_director, "lb1",
-     "lvsha_cluster.name", "web", "is declared on 3 host(s) (lb1, lb2, lb3); a cluster is one heartbeat pair"),
-    ("one-director", _single_director, "lb1",
-     "lvsha_cluster.name", "web", "is declared on 1 host(s) (lb1); a cluster is one heartbeat pair"),
-    ("ipv6-vip", _vip(address="2001:db8::50"), "lb1",
-     "lvsha_lvs_vips[0].address", "2001:db8::50", "must be an IPv4 address"),
-    ("vip-prefix-33", _vip(prefix=33), "lb1", "lvsha_lvs_vips[0].prefix", 33, "must be 1..32"),
-    ("unknown-vip-field", _vip(netmask="255.255.255.0"), "lb1",
-     "lvsha_lvs_vips[0].netmask", "255.255.255.0", "is not a VIP field"),
-    ("vip-declared-twice", _vip_declared_twice, "lb1",
-     "lvsha_lvs_vips[1].address", "192.0.2.50", "is declared twice"),
-    ("bad-check-type", _check(type="https"), "lb1",
-     "lvsha_lvs_services[0].check.type", "https", "must be one of http, tcp, ping"),
-    ("bad-on-failure", _check(on_failure="ignore"), "lb1",
-     "lvsha_lvs_services[0].check.on_failure", "ignore", "must be one of drain, remove"),
-    ("check-interval-0", _check(interval=0), "lb1", "lvsha_lvs_services[0].check.interval", 0, "must be 1..86400"),
-    ("check-path-relative", _check(path="index.html"), "lb1",
-     "lvsha_lvs_services[0].check.path", "index.html", "must be a URL path starting with /"),
-    ("unknown-check-field", _check(url="/"), "lb1", "lvsha_lvs_services[0].check.url", "/", "is not a check field"),
-    ("check-not-a-mapping", _service(check="http"), "lb1", "lvsha_lvs_services[0].check", "http", "must be a mapping"),
-    ("unknown-service-field", _service(weight=3), "lb1",
-     "lvsha_lvs_services[0].weight", 3, "is not a service field; use check, forwarding, name"),
-    ("duplicate-service-name", _second_service(port=8080), "lb1",
-     "lvsha_lvs_services[1].name", "www", "is already used by lvsha_lvs_services[0]"),
-    ("bad-service-name", _service(name="w w"), "lb1",
-     "lvsha_lvs_services[0].name", "w w", "it names a mon service"),
-    ("bad-protocol", _service(protocol="sctp"), "lb1", "lvsha_lvs_services[0].protocol", "sctp", "must be one of tcp, udp"),
-    ("bad-forwarding", _service(forwarding="masq"), "lb1",
-     "lvsha_lvs_services[0].forwarding", "masq", "must be one of dr, nat, tun"),
-    ("persistent-0", _service(persistent=0), "lb1", "lvsha_lvs_services[0].persistent", 0, "must be 1..2678400"),
-    ("no-realservers", _service(realservers=[]), "lb1", "lvsha_lvs_services[0].realservers", [], "must be a non-empty list"),
-    ("realserver-listed-twice", _listed_twice, "lb1",
-     "lvsha_lvs_services[0].realservers[3].host", "web1", "is already listed as lvsha_lvs_services[0].realservers[0]"),
-    ("unknown-realserver-field", _realserver(0, address="192.0.2.21"), "lb1",
-     "lvsha_lvs_services[0].realservers[0].address", "192.0.2.21", "is not a real server field"),
-    ("realserver-missing-public-address", _drop_address("web2"), "web2",
-     "lvsha_public_address", None, "is required: lvsha_lvs_services[0].realservers[1].host on lb1 refers to web2"),
-    ("director-missing-public-address", _drop_address("lb1"), "lb1",
-     "lvsha_public_address", None, "is required: cluster web on lb1 refers to lb1"),
-    ("realserver-public-address-not-ipv4", _host("web2", lvsha_public_address="web2.example"), "web2",
-     "lvsha_public_address", "web2.example", "must be an IPv4 address"),
-    ("realserver-in-group-but-in-no-service", _idle_realserver, "web3",
-     "group realservers", "web3", "no lvsha_lvs_services entry lists it"),
-    ("dr-realserver-port-differs", _realserver(0, port=8080), "lb1",
-     "lvsha_lvs_services[0].realservers[0].port", 8080, "must equal the service port 80 with dr forwarding"),
-    ("services-not-a-list", lambda inv: inv.model.update(lvsha_lvs_services={"name": "www"}), "lb1",
-     "lvsha_lvs_services", {"name": "www"}, "must be a list of virtual services"),
-    ("service-not-a-mapping", lambda inv: inv.services.append("www2"), "lb1",
-     "lvsha_lvs_services[1]", "www2", "must be a mapping"),
-]
-
-
-def test_the_catalogue_is_large() -> None:
-    # Its ids are unique: catalogue_params refuses one used twice when the tests are collected.
-    assert len(CATALOGUE) >= 20
-
-
-@pytest.mark.parametrize("edit, host, path, value, valid", catalogue_params(CATALOGUE))
-def test_bad_model(inv: Inventory, edit: Edit, host: str, path: str, value: Any, valid: str) -> None:
-    edit(inv)
-    errors = errors_of(inv)
-    assert_reported(errors, host, path, value, valid)
-    with pytest.raises(ModelError) as caught:
-        build_plan(inv.hostvars(), inv.groups)
-    assert caught.value.errors == errors
+# ------------------------------------------------------------------ errors
+# The bad-input cases are in tests/unit/catalogue/bad_input.yml.
 
 
 def test_error_message_format(inv: Inventory) -> None:

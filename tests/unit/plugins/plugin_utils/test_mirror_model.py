@@ -5,8 +5,8 @@ plan of plugin_utils/_cluster_plan.py: each node's ``mirror`` section, heartbeat
 node and resource chain, and the model checks.
 
 The good model is inventories/example-mirror (cluster ``mirror``, declared in
-group_vars/mirrors.yml); every bad case edits one thing in it and expects an error naming
-the host, the variable path and the bad value.
+group_vars/mirrors.yml); the bad-input cases (one edit each, and the error naming the host,
+the variable path and the bad value) are in tests/unit/catalogue/bad_input.yml.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from ansible_collections.lvsha.cluster.plugins.plugin_utils._cluster_plan import
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._mirror_model import anchored_excludes
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import ModelError
-from model_inventory import Inventory, assert_reported, catalogue_params
+from model_inventory import Inventory
 
 Edit = Callable[[Inventory], None]
 
@@ -248,14 +248,11 @@ def test_bad_rsync_secrets_never_print_a_password(inv: Inventory, secrets: Any) 
     assert "s3cret-value" not in str(caught.value.errors)
 
 
-# ------------------------------------------------------------------ the bad-input catalogue
+# ------------------------------------------------------------------ errors
+# The bad-input cases are in tests/unit/catalogue/bad_input.yml.
 
 def _set(**variables: Any) -> Edit:
     return lambda inv: inv.model.update(variables)
-
-
-def _pop(name: str) -> Edit:
-    return lambda inv: inv.model.pop(name)
 
 
 def _vip(**change: Any) -> Edit:
@@ -266,196 +263,11 @@ def _module(**change: Any) -> Edit:
     return lambda inv: inv.model["lvsha_mirror_modules"][0].update(change)
 
 
-def _second_module(**change: Any) -> Edit:
-    def edit(inv: Inventory) -> None:
-        second = {"name": "logs", "path": "/srv/logs"}
-        second.update(change)
-        inv.model["lvsha_mirror_modules"].append(second)
-    return edit
-
-
 def _host(name: str, **variables: Any) -> Edit:
     return lambda inv: inv.host_vars[name].update(variables)
 
 
-def _declare(**change: Any) -> Edit:
-    return lambda inv: declaration(inv).update(change)
-
-
-def _one_node(inv: Inventory) -> None:
-    inv.groups["mirrors"].remove("mr2")
-
-
-def _third_node(inv: Inventory) -> None:
-    inv.add_host("mr3", "mirrors", lvsha_public_address="192.0.2.43", lvsha_private_address="198.51.100.43")
-
-
-def _drop(host: str, name: str) -> Edit:
-    """``name`` set on the other node only."""
-    def edit(inv: Inventory) -> None:
-        inv.host_vars[host].pop(name, None)
-        inv.model.pop(name, None)
-        inv.host_vars[[h for h in inv.groups["mirrors"] if h != host][0]][name] = "eth2"
-    return edit
-
-
 MOD = "lvsha_mirror_modules[0]"
-MOD1 = "lvsha_mirror_modules[1]"
-PATH_VALID = "an absolute, normalised path without spaces or quotes"
-PATTERNS_VALID = "must be a list of rsync exclude patterns"
-
-# (id, edit, host, variable path, bad value, part of what is valid)
-CATALOGUE = [
-    # the pair
-    ("one-node", _one_node, "mr1", "lvsha_cluster.name", "mirror",
-     "is declared on 1 host(s) (mr1); a cluster is one heartbeat pair"),
-    ("three-nodes", _third_node, "mr1", "lvsha_cluster.name", "mirror",
-     "is declared on 3 host(s) (mr1, mr2, mr3); a cluster is one heartbeat pair"),
-    ("preferred-not-a-node", _declare(preferred="client"), "mr1",
-     "lvsha_cluster.preferred", "client", "must name a node of cluster mirror (mr1, mr2)"),
-    ("mirror-primary-retired", _set(lvsha_mirror_primary="mr1"), "mr1",
-     "lvsha_mirror_primary", "mr1", "is replaced by lvsha_cluster.preferred (set on the pair's group)"),
-    # the floating address
-    ("vip-missing", _pop("lvsha_mirror_vip"), "mr1", "lvsha_mirror_vip", None, "is required: a mapping"),
-    ("vip-not-a-mapping", _set(lvsha_mirror_vip="192.0.2.70/24"), "mr1",
-     "lvsha_mirror_vip", "192.0.2.70/24", "is required: a mapping {address, prefix, interface}"),
-    ("vip-not-ipv4", _vip(address="192.0.2.300"), "mr1",
-     "lvsha_mirror_vip.address", "192.0.2.300", "must be an IPv4 address"),
-    ("vip-address-missing", lambda inv: inv.model["lvsha_mirror_vip"].pop("address"), "mr1",
-     "lvsha_mirror_vip.address", None, "must be an IPv4 address"),
-    ("vip-prefix-0", _vip(prefix=0), "mr1", "lvsha_mirror_vip.prefix", 0, "must be 1..32"),
-    ("vip-prefix-33", _vip(prefix=33), "mr1", "lvsha_mirror_vip.prefix", 33, "must be 1..32"),
-    ("vip-unknown-field", _vip(netmask="255.255.255.0"), "mr1",
-     "lvsha_mirror_vip.netmask", "255.255.255.0", "is not a VIP field; use address, interface, prefix"),
-    ("vip-interface-with-space", _vip(interface="eth1 eth2"), "mr1",
-     "lvsha_mirror_vip.interface", "eth1 eth2", "must be a network interface name"),
-    ("vip-interface-not-a-string", _vip(interface=1), "mr1",
-     "lvsha_mirror_vip.interface", 1, "must be a network interface name"),
-    # the nodes
-    ("node-outside-vip-subnet", _host("mr2", lvsha_public_address="203.0.113.42"), "mr2",
-     "lvsha_public_address", "203.0.113.42", "must be inside the VIP's subnet 192.0.2.0/24"),
-    ("node-holds-the-vip-address", _host("mr1", lvsha_public_address="192.0.2.70"), "mr1",
-     "lvsha_public_address", "192.0.2.70", "must differ from the floating address"),
-    ("node-without-public-interface", _drop("mr1", "lvsha_public_interface"), "mr1",
-     "lvsha_public_interface", None, "is required on every node of cluster mirror"),
-    ("node-without-private-interface", _drop("mr2", "lvsha_private_interface"), "mr2",
-     "lvsha_private_interface", None, "is required on every node of cluster mirror"),
-    ("node-without-private-address", lambda inv: inv.host_vars["mr2"].pop("lvsha_private_address"), "mr2",
-     "lvsha_private_address", None, "is required"),
-    ("node-with-bad-private-address", _host("mr2", lvsha_private_address="198.51.100.420"), "mr2",
-     "lvsha_private_address", "198.51.100.420", "must be an IPv4 address"),
-    ("nodes-share-a-private-address", _host("mr2", lvsha_private_address="198.51.100.41"), "mr1",
-     "lvsha_private_address", "198.51.100.41", "need distinct private addresses"),
-    # the modules
-    ("modules-missing", _pop("lvsha_mirror_modules"), "mr1",
-     "lvsha_mirror_modules", None, "is required: a list of mirrored directories"),
-    ("modules-empty", _set(lvsha_mirror_modules=[]), "mr1",
-     "lvsha_mirror_modules", [], "is required: a list of mirrored directories"),
-    ("modules-not-a-list", _set(lvsha_mirror_modules={"name": "www", "path": "/var/www/html"}), "mr1",
-     "lvsha_mirror_modules", {"name": "www", "path": "/var/www/html"}, "is required: a list"),
-    ("module-not-a-mapping", _set(lvsha_mirror_modules=["/var/www/html"]), "mr1",
-     MOD, "/var/www/html", "must be a mapping with name and path"),
-    ("module-unknown-field", _module(exclude=["*.tmp"]), "mr1",
-     f"{MOD}.exclude", ["*.tmp"], "is not a mirror module field; use auth_users, comment, excludes"),
-    ("module-bad-name", _module(name="web root"), "mr1", f"{MOD}.name", "web root", "letters, digits"),
-    ("module-without-name", lambda inv: inv.model["lvsha_mirror_modules"][0].pop("name"), "mr1",
-     f"{MOD}.name", None, "letters, digits"),
-    ("module-named-like-the-state-module", _module(name="lvsha-state"), "mr1",
-     f"{MOD}.name", "lvsha-state", "not lvsha-state, which the pair uses"),
-    ("module-name-twice", _second_module(name="www"), "mr1",
-     f"{MOD1}.name", "www", "is already used by lvsha_mirror_modules[0]"),
-    ("path-relative", _module(path="var/www/html"), "mr1", f"{MOD}.path", "var/www/html", PATH_VALID),
-    ("path-missing", lambda inv: inv.model["lvsha_mirror_modules"][0].pop("path"), "mr1",
-     f"{MOD}.path", None, "must be the mirrored directory"),
-    ("path-not-normalised", _module(path="/var/www/../www/html"), "mr1",
-     f"{MOD}.path", "/var/www/../www/html", PATH_VALID),
-    ("path-root", _module(path="/"), "mr1", f"{MOD}.path", "/", "must not be /: a pull with --delete"),
-    ("path-with-space", _module(path="/var/www/my html"), "mr1", f"{MOD}.path", "/var/www/my html", "without spaces"),
-    ("path-twice", _second_module(path="/var/www/html"), "mr1",
-     f"{MOD1}.path", "/var/www/html", "overlaps lvsha_mirror_modules[0].path /var/www/html"),
-    ("path-inside-another", _second_module(path="/var/www/html/images"), "mr1",
-     f"{MOD1}.path", "/var/www/html/images", "overlaps lvsha_mirror_modules[0].path"),
-    ("path-around-another", _second_module(path="/var/www"), "mr1",
-     f"{MOD1}.path", "/var/www", "each file must belong to one module"),
-    ("comment-two-lines", _module(comment="web\nroot"), "mr1", f"{MOD}.comment", "web\nroot", "must be one line"),
-    ("comment-not-a-string", _module(comment=["web"]), "mr1", f"{MOD}.comment", ["web"], "must be one line"),
-    ("read-only-not-bool", _module(read_only="yes"), "mr1", f"{MOD}.read_only", "yes", "must be true or false"),
-    ("use-chroot-not-bool", _module(use_chroot=1), "mr1", f"{MOD}.use_chroot", 1, "must be true or false"),
-    ("uid-with-space", _module(uid="web user"), "mr1",
-     f"{MOD}.uid", "web user", "must be a user or group name or number"),
-    ("uid-negative", _module(uid=-1), "mr1", f"{MOD}.uid", -1, "must be a user or group name or number"),
-    ("gid-bool", _module(gid=True), "mr1", f"{MOD}.gid", True, "must be a user or group name or number"),
-    ("auth-users-not-a-list", _module(auth_users="alice"), "mr1",
-     f"{MOD}.auth_users", "alice", "must be a list of rsync user names"),
-    ("auth-user-upper-case", _module(auth_users=["Alice"]), "mr1",
-     f"{MOD}.auth_users", ["Alice"], "lower case, digits, _ and -"),
-    ("auth-user-without-secret", _module(auth_users=["alice"]), "mr1",
-     f"{MOD}.auth_users", "alice", "has no password: add it to lvsha_mirror_rsync_secrets"),
-    ("hosts-allow-host-bits", _module(hosts_allow=["192.0.2.1/24"]), "mr1",
-     f"{MOD}.hosts_allow", "192.0.2.1/24", "host bits zero, such as 192.0.2.0/24"),
-    ("hosts-allow-name", _module(hosts_allow=["client.example.net"]), "mr1",
-     f"{MOD}.hosts_allow", "client.example.net", "must be an address or a network"),
-    ("hosts-allow-not-a-list", _module(hosts_allow="192.0.2.0/24"), "mr1",
-     f"{MOD}.hosts_allow", "192.0.2.0/24", "must be a list of addresses or networks"),
-    ("max-connections-negative", _module(max_connections=-1), "mr1", f"{MOD}.max_connections", -1, "must be 0..1000"),
-    ("max-connections-not-a-number", _module(max_connections="many"), "mr1",
-     f"{MOD}.max_connections", "many", "must be an integer 0..1000"),
-    ("timeout-too-long", _module(timeout=86401), "mr1", f"{MOD}.timeout", 86401, "must be 0..86400"),
-    ("timeout-bool", _module(timeout=True), "mr1", f"{MOD}.timeout", True, "must be an integer 0..86400"),
-    ("module-excludes-not-a-list", _module(excludes="*.tmp"), "mr1", f"{MOD}.excludes", "*.tmp", PATTERNS_VALID),
-    # the pair's settings
-    ("interval-4", _set(lvsha_mirror_interval=4), "mr1", "lvsha_mirror_interval", 4, "must be 5..86400"),
-    ("interval-86401", _set(lvsha_mirror_interval=86401), "mr1", "lvsha_mirror_interval", 86401, "must be 5..86400"),
-    ("interval-not-a-number", _set(lvsha_mirror_interval="1m"), "mr1",
-     "lvsha_mirror_interval", "1m", "must be an integer 5..86400"),
-    ("excludes-not-a-list", _set(lvsha_mirror_excludes="*.swp"), "mr1",
-     "lvsha_mirror_excludes", "*.swp", PATTERNS_VALID),
-    ("excludes-empty-pattern", _set(lvsha_mirror_excludes=["/node.txt", ""]), "mr1",
-     "lvsha_mirror_excludes", ["/node.txt", ""], "non-empty strings, one line each"),
-    ("excludes-two-lines", _set(lvsha_mirror_excludes=["/node.txt\n*.swp"]), "mr1",
-     "lvsha_mirror_excludes", ["/node.txt\n*.swp"], "one line each"),
-    ("host-files-not-a-list", _set(lvsha_mirror_host_files="/etc/hostname"), "mr1",
-     "lvsha_mirror_host_files", "/etc/hostname", "must be a list of absolute paths"),
-    ("host-files-relative", _set(lvsha_mirror_host_files=["etc/hostname"]), "mr1",
-     "lvsha_mirror_host_files", ["etc/hostname"], "(directories end in /) that a pull never overwrites"),
-    ("host-files-not-normalised", _set(lvsha_mirror_host_files=["/etc//hosts"]), "mr1",
-     "lvsha_mirror_host_files", ["/etc//hosts"], "must be a list of absolute paths"),
-    ("services-without-unit-type", _set(lvsha_mirror_services=["nginx"]), "mr1",
-     "lvsha_mirror_services", ["nginx"], "must be a list of systemd units such as nginx.service"),
-    ("services-a-socket", _set(lvsha_mirror_services=["nginx.service", "nginx.socket"]), "mr1",
-     "lvsha_mirror_services", ["nginx.service", "nginx.socket"], "systemd units"),
-    ("services-not-a-list", _set(lvsha_mirror_services="nginx.service"), "mr1",
-     "lvsha_mirror_services", "nginx.service", "must be a list of systemd units"),
-    ("notify-command-two-lines", _set(lvsha_mirror_notify_command="logger took over\nreboot"), "mr1",
-     "lvsha_mirror_notify_command", "logger took over\nreboot", "must be one shell command line, or empty"),
-    ("notify-mail-without-domain", _set(lvsha_mirror_notify_mail="ops"), "mr1",
-     "lvsha_mirror_notify_mail", "ops", "must be one mail address such as ops@example.net"),
-    ("notify-mail-two-addresses", _set(lvsha_mirror_notify_mail="ops@example.net, dev@example.net"), "mr1",
-     "lvsha_mirror_notify_mail", "ops@example.net, dev@example.net", "one mail address"),
-    ("rsync-secrets-empty-password", _set(lvsha_mirror_rsync_secrets={"bob": "pw", "alice": ""}), "mr1",
-     "lvsha_mirror_rsync_secrets", ["alice", "bob"], "non-empty one-line passwords"),
-    ("rsync-secrets-not-a-mapping", _set(lvsha_mirror_rsync_secrets=["alice"]), "mr1",
-     "lvsha_mirror_rsync_secrets", "(not a mapping)", "must map rsync user names"),
-    ("module-on-a-host-directory", _module(path="/etc/ssh"), "mr1",
-     f"{MOD}.path", "/etc/ssh", "lies in /etc/ssh/, which holds this node's own files"),
-    ("module-inside-a-host-directory", _module(path="/etc/ha.d/resource.d"), "mr1",
-     f"{MOD}.path", "/etc/ha.d/resource.d", "lies in /etc/ha.d/"),
-    ("module-on-the-mirror-state", _module(path="/var/lib/lvsha-mirror"), "mr1",
-     f"{MOD}.path", "/var/lib/lvsha-mirror", "lies in /var/lib/lvsha-mirror/"),
-    ("rsync-port-0", _set(lvsha_mirror_rsync_port=0), "mr1", "lvsha_mirror_rsync_port", 0, "must be 1..65535"),
-    ("rsync-port-65536", _set(lvsha_mirror_rsync_port=65536), "mr1",
-     "lvsha_mirror_rsync_port", 65536, "must be 1..65535"),
-]
-
-
-@pytest.mark.parametrize("edit, host, path, value, valid", catalogue_params(CATALOGUE))
-def test_bad_model(inv: Inventory, edit: Edit, host: str, path: str, value: Any, valid: str) -> None:
-    edit(inv)
-    errors = errors_of(inv)
-    assert_reported(errors, host, path, value, valid)
-    with pytest.raises(ModelError) as caught:
-        build_plan(inv.hostvars(), inv.groups)
-    assert caught.value.errors == errors
 
 
 def test_every_error_is_reported_at_once(inv: Inventory) -> None:

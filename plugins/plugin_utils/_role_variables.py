@@ -31,6 +31,11 @@ def role_options(role: str) -> Dict[str, Dict[str, Any]]:
             for name, spec in options.items() if name.startswith(role + "_")}
 
 
+def _is_option_name(name: str, role: str) -> bool:
+    """ROLE_NAME is the role's public variable space; ROLE__NAME are its internal facts."""
+    return name.startswith(role + "_") and not name.startswith(role + "__")
+
+
 def _valid(spec: Mapping[str, Any]) -> str:
     kind = spec.get("type", "str")
     text = f"must be {'an' if kind == 'int' else 'a'} {kind}" + (f" of {spec['elements']}" if "elements" in spec else "")
@@ -47,7 +52,7 @@ def role_variable_errors(hostvars: Mapping[str, Mapping[str, Any]], roles: Mappi
     for host in sorted(roles):
         for role in roles[host]:
             options = role_options(role)
-            for name in sorted(key for key in hostvars[host] if key.startswith(role + "_")):
+            for name in sorted(key for key in hostvars[host] if _is_option_name(key, role)):
                 spec = options.get(name)
                 value = hostvars[host][name]
                 if spec is None:
@@ -68,7 +73,7 @@ def role_variable_errors(hostvars: Mapping[str, Mapping[str, Any]], roles: Mappi
         for role in PAIR_ROLES:
             if role not in roles.get(first, []):
                 continue
-            names = sorted({key for node in nodes for key in hostvars[node] if key.startswith(role + "_")})
+            names = sorted({key for node in nodes for key in hostvars[node] if _is_option_name(key, role)})
             for name in names:
                 if name in role_options(role) and hostvars[first].get(name) != hostvars[second].get(name):
                     secret = role_options(role)[name].get("no_log")

@@ -13,6 +13,7 @@ from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
 from ansible_collections.lvsha.cluster.plugins.filter.cluster import FilterModule, cluster_model_errors, cluster_plan
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._cluster_plan import build_plan, check
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import model_variables
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._role_variables import role_options
 from model_inventory import Inventory, combined
 
 
@@ -115,3 +116,16 @@ def test_cluster_model_errors_adds_the_roles_own_variables(inv: Inventory) -> No
 
 def test_filters_are_registered() -> None:
     assert FilterModule().filters() == {"cluster_plan": cluster_plan, "cluster_model_errors": cluster_model_errors}
+
+
+def test_the_roles_internal_facts_are_not_taken_for_options(inv: Inventory) -> None:
+    # Each role's plan step sets ROLE__cluster on the hosts of its play; the next role's plan
+    # step must not report it (ROLE_NAME is the role's option space, ROLE__NAME its own facts).
+    hostvars, groups = inv.hostvars(), inv.groups
+    hostvars["lb2"]["realserver__cluster"] = {"hosts": {}}
+    hostvars["lb1"]["heartbeat__node"] = {"stdout": "lb1"}
+    assert cluster_model_errors(LazyHostVars(hostvars), groups) == []
+    hostvars["lb1"]["heartbeat_node"] = "lb1"
+    assert cluster_model_errors(LazyHostVars(hostvars), groups) == [
+        "host lb1: heartbeat_node = (not shown): is not an option of role heartbeat (options: "
+        f"{', '.join(sorted(role_options('heartbeat')))})"]

@@ -13,7 +13,7 @@ are written on mr2, mr1 is booted again and takes the service back after pulling
 every file mr2 wrote.
 
 Then 10,000 files of 1 KiB are written on the serving node; the standby's timer is stopped
-and ``lvsha-mirror pull`` is run on it directly: once for the first copy, then --pulls times
+and ``lvsha mirror pull`` is run on it directly: once for the first copy, then --pulls times
 with nothing changed and --pulls times after 100 of the files (1 %) were rewritten. The
 figure is the pull's own duration as it records it (reading the peer's state and the rsync
 of every module), taken in the same run so that ratios compare like with like.
@@ -65,7 +65,7 @@ def one_run(index: int) -> tuple[float, float]:
 
 
 def pull_seconds(standby: str) -> tuple[float, int]:
-    result = json.loads(lvslab.ssh(standby, "lvsha-mirror pull"))
+    result = json.loads(lvslab.ssh(standby, "/usr/local/sbin/lvsha mirror pull"))
     if result["result"] != "ok":
         raise RuntimeError(f"the pull on {standby} did not run: {result}")
     return result["duration"], result["files_transferred"]

@@ -338,7 +338,7 @@ from typing import Any, Dict, List, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lvsha.cluster.plugins.module_utils._ipvs import (
+from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._ipvs import (
     C_LOCALE,
     CommandError,
     IpvsadmRunner,

@@ -155,7 +155,7 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lvsha.cluster.plugins.module_utils._arp import (
+from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._arp import (
     HEARTBEAT_LIBEXEC,
     ArpError,
     IPAddress,

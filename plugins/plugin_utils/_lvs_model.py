@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ansible_collections.lvsha.cluster.plugins.module_utils._ipvs import SCHEDULERS, ValidationError, desired_from_params
+from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._ipvs import SCHEDULERS, ValidationError, desired_from_params
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
     NAME_RE, Findings, host_address, host_vip, in_range, interface, ipv4, one_of, unknown_field)
@@ -27,6 +27,7 @@ SETTINGS = _schema.settings(KIND)
 SERVICE = "lvsha_lvs_services"
 CHECK = f"{SERVICE}.check"
 REALSERVER = f"{SERVICE}.realservers"
+
 
 def _vips(find: Findings, host: str, model: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
     vips: Dict[str, Dict[str, Any]] = {}
@@ -165,7 +166,6 @@ def _realservers(find: Findings, host: str, path: str, raw: Any, hostvars: Mappi
     return result
 
 
-
 def derive(find: Findings, cluster: Any) -> Dict[str, Any]:
     """The cluster's VIPs and services, checked; errors on cluster-wide values name the
     cluster's first director, whose variables are the cluster's source."""
@@ -235,7 +235,6 @@ def _monitor(svc: Dict[str, Any], rs: Dict[str, Any]) -> str:
     if check["type"] == "tcp":
         return f"tcp.monitor -p {port} -t {check['timeout']}"
     return f"fping.monitor -t {check['timeout'] * 1000}"
-
 
 
 def director_interface(cluster: Any, host: str) -> str:

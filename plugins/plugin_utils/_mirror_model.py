@@ -13,7 +13,7 @@ with ``lvsha_public_address``/``_interface`` and ``lvsha_private_address``/``_in
   ``lvsha_mirror_rsync_port``, ``lvsha_mirror_rsync_secrets``.
 
 :func:`derive` checks one pair; :func:`host_section` gives one node its share: the peer to
-pull from, the modules with their exclude lists, the settings of ``lvsha-mirror``;
+pull from, the modules with their exclude lists, the settings of ``lvsha mirror``;
 :func:`haresources` heartbeat's resource chain. No secret is in a section.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ SETTINGS = _schema.settings(KIND)
 # Their values are never shown in a finding.
 SECRET_SETTINGS = _schema.secrets(KIND)
 MODULE = "lvsha_mirror_modules"
-# The module through which each node tells its peer which data it holds (see lvsha-mirror).
+# The module through which each node tells its peer which data it holds (see ``lvsha mirror``).
 STATE_MODULE = "lvsha-state"
 STATE_DIR = "/var/lib/lvsha-mirror"
 CONFIG_DIR = "/etc/lvsha/mirror"

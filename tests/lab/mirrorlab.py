@@ -34,7 +34,7 @@ def serves(node: str) -> bool:
 
 
 def status(node: str) -> Dict[str, Any]:
-    return json.loads(ssh(node, "lvsha-mirror status", check=False))
+    return json.loads(ssh(node, "/usr/local/sbin/lvsha mirror status", check=False))
 
 
 def name_nodes() -> None:

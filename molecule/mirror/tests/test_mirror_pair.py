@@ -127,7 +127,7 @@ def test_changes_on_the_primary_reach_the_standby_within_one_period():
     report = lab.status("mr2")
     assert report["last_good_pull"]["result"] == "ok"
     assert report["lag"] <= lab.INTERVAL * 3
-    assert lvslab.ssh("mr2", f"lvsha-mirror status --max-lag {lab.INTERVAL * 3} >/dev/null; echo $?").strip() == "0"
+    assert lvslab.ssh("mr2", f"/usr/local/sbin/lvsha mirror status --max-lag {lab.INTERVAL * 3} >/dev/null; echo $?").strip() == "0"
 
 
 # ------------------------------------------------------------------ failover and failback

@@ -222,7 +222,7 @@ def failures(out: str) -> List[Tuple[str, str, str]]:
 
 def reported(found: List[Tuple[str, str, str]]) -> List[str]:
     """The model's errors in the failures' messages, one a line."""
-    return [line.strip() for _, _, message in found for line in message.splitlines() if line.strip().startswith("host ")]
+    return [line.strip() for _task, _host, message in found for line in message.splitlines() if line.strip().startswith("host ")]
 
 
 def test_the_written_inventory_is_what_the_model_level_reads(tmp_path: Path) -> None:
@@ -264,7 +264,7 @@ def test_the_role_alone_refuses_in_its_first_step(tmp_path: Path, case: Dict[str
     # The plan is built once for the whole play (run_once): the host that built it fails, and
     # Ansible ends the play for every host.
     found = failures(proc.stdout)
-    assert found and {task for task, _, _ in found} == {f"lvsha.cluster.{role} : Plan the cluster"}, out
+    assert found and {task for task, _host, _message in found} == {f"lvsha.cluster.{role} : Plan the cluster"}, out
     assert [host for host in hosts if counters[host]["failed"]], counters
     assert_reported(reported(found), *expect_of(case))
 
@@ -285,5 +285,5 @@ def test_the_deploy_playbook_refuses_before_any_task_runs_on_a_host(tmp_path: Pa
         assert (count["changed"], count["unreachable"], count["ok"]) == (0, 0, 0), f"{host}: {count}"
     assert proc.stdout.count("PLAY [") == 1 and "TASK [Plan the cluster]" not in proc.stdout, out
     found = failures(proc.stdout)
-    assert found and {task for task, _, _ in found} == {"Check the whole cluster model before any host is touched"}, out
+    assert found and {task for task, _host, _message in found} == {"Check the whole cluster model before any host is touched"}, out
     assert_reported(reported(found), *expect_of(case))

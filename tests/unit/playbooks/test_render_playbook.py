@@ -3,8 +3,10 @@
 """playbooks/render.yml over the three example inventories, on the controller alone.
 
 One rendering (module fixture) is inspected file by file: which files each host gets and
-with which mode, that no secret reaches a file or the output, and that the daemons' parsers
-accepted them. The checker itself is then shown to refuse broken files.
+with which mode (for the roles that declare their files, what they declare: the rendering
+lists it, and the lists are checked against the declarations and the install tasks), that no
+secret reaches a file or the output, and that the daemons' parsers accepted them. The checker
+itself is then shown to refuse broken files.
 """
 from __future__ import annotations
 
@@ -14,9 +16,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict
+from typing import Any, Dict, Iterator, List, Tuple
 
+import jinja2
 import pytest
+import yaml
 
 from playbook_run import REPO, recap, run_playbook
 
@@ -27,31 +31,50 @@ PLACEHOLDER = "NOT-RENDERED"
 SECRETS = {"heartbeat_auth_key": "hb-key-5f2c9a7e01", "drbd_shared_secret": "drbd-secret-0b1d83",
            "rsync_mirror_pull_password": "pull-pass-77e1c4", "lvsha_mirror_rsync_secrets": {"editor": "editor-pass-3a9d"}}
 
-REALSERVER = {"/etc/sysctl.d/60-lvsha-realserver.conf": "644", "/etc/lvsha/realserver.conf": "644",
-              "/usr/local/sbin/lvsha-realserver": "755", "/etc/systemd/system/lvsha-realserver.service": "644",
-              "/var/www/html/index.html": "644"}
+# The roles the plan gives each example host, written out here, not read from the plan.
+ROLES_OF = {
+    "web1": ["realserver"], "web2": ["realserver"],
+    # lb2, the backup director, doubles as a real server.
+    "lb1": ["director", "mon", "heartbeat"], "lb2": ["director", "mon", "heartbeat", "realserver"],
+    "nas1": ["drbd", "nfs", "heartbeat"], "nas2": ["drbd", "nfs", "heartbeat"],
+    "mr1": ["rsync_mirror", "heartbeat"], "mr2": ["rsync_mirror", "heartbeat"],
+}
+# The roles that declare the files they install (ROLE__files in vars/main.yml): their
+# tasks/main.yml installs the declaration and lvsha.cluster.render_files renders it, listing
+# what it wrote in render_dir/.lvsha-files.HOST.ROLE.json; the expected tree comes from
+# these lists, checked against the declarations and the install tasks below.
+ROLES = REPO / "roles"
+DECLARING = sorted(role.name for role in ROLES.iterdir()
+                   if (role / "vars/main.yml").is_file()
+                   and f"{role.name}__files" in (yaml.safe_load((role / "vars/main.yml").read_text()) or {}))
 # The lvsha command and its package (roles/host_package), on every director and mirror node.
 HOST_PACKAGE = {"/usr/local/sbin/lvsha": "755", **{f"/usr/local/lib/lvsha/lvsha_host/{module}": "644" for module in (
     "__init__.py", "_arp.py", "_ipvs.py", "cli.py", "ipvs.py", "mirror.py")}}
 DIRECTOR = {"/etc/sysctl.d/60-lvsha-director.conf": "644", "/etc/ha.d/resource.d/lvsha-director": "755",
-            "/etc/lvsha/ipvs.json": "644", **HOST_PACKAGE,
-            "/etc/mon/mon.cf": "644", "/etc/sudoers.d/lvsha-mon": "440", "/usr/lib/mon/alert.d/lvs.alert": "755"}
-HEARTBEAT = {"/etc/ha.d/ha.cf": "644", "/etc/ha.d/haresources": "644", "/etc/ha.d/authkeys": "600"}
-STORAGE = {"/etc/drbd.d/global_common.conf": "644", "/etc/drbd.d/r0.res": "600",
-           "/etc/systemd/system/heartbeat.service.d/lvsha-drbd.conf": "644", "/etc/nfs.conf": "644", "/etc/exports": "644",
-           "/etc/ha.d/resource.d/lvsha-nfs-state": "755"}
+            "/etc/lvsha/ipvs.json": "644", **HOST_PACKAGE}
 MIRROR = {"/etc/rsyncd.conf": "644", "/etc/rsyncd.secrets": "600", "/etc/lvsha/mirror/rsync.password": "600",
           "/etc/lvsha/mirror.json": "644", "/etc/lvsha/mirror/www.exclude": "644", **HOST_PACKAGE,
           "/etc/systemd/system/lvsha-mirror-pull.service": "644",
           "/etc/systemd/system/lvsha-mirror-pull.timer": "644", "/etc/systemd/system/lvsha-mirror-catchup.service": "644",
           "/etc/ha.d/resource.d/lvsha-mirror-sync": "755", "/etc/ha.d/resource.d/lvsha-mirror-serve": "755"}
-EXPECTED = {
-    "web1": REALSERVER, "web2": REALSERVER,
+# The files of the roles that do not declare theirs, by host.
+UNDECLARED = {
     # lb1 loads the table before heartbeat starts; lb2 doubles as a real server and does not.
-    "lb1": {**DIRECTOR, **HEARTBEAT, "/etc/systemd/system/heartbeat.service.d/lvsha-director.conf": "644"},
-    "lb2": {**DIRECTOR, **HEARTBEAT, **REALSERVER},
-    "nas1": {**STORAGE, **HEARTBEAT}, "nas2": {**STORAGE, **HEARTBEAT},
-    "mr1": {**MIRROR, **HEARTBEAT}, "mr2": {**MIRROR, **HEARTBEAT},
+    "director": {"lb1": {**DIRECTOR, "/etc/systemd/system/heartbeat.service.d/lvsha-director.conf": "644"}, "lb2": DIRECTOR},
+    "rsync_mirror": {"mr1": MIRROR, "mr2": MIRROR},
+}
+# A few files of the declaring roles, written out, so that the expected tree is not only what
+# the declarations say.
+KNOWN = {
+    "web1": {"/etc/sysctl.d/60-lvsha-realserver.conf": "644", "/etc/lvsha/realserver.conf": "644",
+             "/usr/local/sbin/lvsha-realserver": "755", "/etc/systemd/system/lvsha-realserver.service": "644",
+             "/var/www/html/index.html": "644"},
+    "lb1": {"/etc/ha.d/ha.cf": "644", "/etc/ha.d/authkeys": "600", "/etc/mon/mon.cf": "644",
+            "/etc/sudoers.d/lvsha-mon": "440", "/usr/lib/mon/alert.d/lvs.alert": "755"},
+    "lb2": {"/var/www/html/index.html": "644", "/etc/ha.d/haresources": "644"},
+    "nas2": {"/etc/drbd.d/global_common.conf": "644", "/etc/drbd.d/r0.res": "600", "/etc/exports": "644",
+             "/etc/systemd/system/heartbeat.service.d/lvsha-drbd.conf": "644", "/etc/nfs.conf": "644",
+             "/etc/ha.d/resource.d/lvsha-nfs-state": "755"},
 }
 # The examples' clients: the rendering play runs on every host, and the plan gives them no role,
 # so they get no file.
@@ -63,6 +86,45 @@ def tree(root: Path) -> Dict[str, Dict[str, str]]:
     return {host.name: {"/" + str(path.relative_to(host)): format(path.stat().st_mode & 0o777, "o")
                         for path in host.rglob("*") if path.is_file()}
             for host in sorted(root.iterdir()) if host.is_dir()}
+
+
+def rendered_lists(root: Path) -> Dict[Tuple[str, str], List[Dict[str, Any]]]:
+    """(host, role) -> the declared files lvsha.cluster.render_files wrote for them."""
+    lists = {}
+    for path in sorted(root.glob(".lvsha-files.*.json")):
+        listed = json.loads(path.read_text())
+        assert path.name == f".lvsha-files.{listed['host']}.{listed['role']}.json"
+        lists[listed["host"], listed["role"]] = listed["files"]
+    return lists
+
+
+def declared_sources(role: str) -> List[str]:
+    """The templates and files the role's vars/main.yml declares (each entry of ROLE__files,
+    and the entry from which a role builds per-instance ones)."""
+    def walk(value: Any) -> Iterator[str]:
+        if isinstance(value, dict):
+            if "template" in value or "file" in value:
+                yield value.get("template") or value["file"]
+            else:
+                for sub in value.values():
+                    yield from walk(sub)
+        elif isinstance(value, list):
+            for sub in value:
+                yield from walk(sub)
+    return sorted(set(walk(yaml.safe_load((ROLES / role / "vars/main.yml").read_text()))))
+
+
+def install_tasks(role: str) -> List[Dict[str, Any]]:
+    """The tasks of the role's tasks/main.yml that write files (template, copy)."""
+    tasks = yaml.safe_load((ROLES / role / "tasks/main.yml").read_text())
+    return [task for task in tasks if "ansible.builtin.template" in task or "ansible.builtin.copy" in task]
+
+
+def selected(task: Dict[str, Any], role: str, files: List[Dict[str, Any]]) -> List[str]:
+    """The files of a declaration that an install task's loop selects (their dests)."""
+    loop = task["loop"].strip()
+    assert loop.startswith("{{") and loop.endswith("}}") and f"{role}__files" in loop, loop
+    return [item["dest"] for item in jinja2.Environment().compile_expression(loop[2:-2])(**{f"{role}__files": files})]
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +140,7 @@ def test_the_examples_render_on_the_controller_alone(rendered) -> None:
     _root, proc = rendered
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
     counters = recap(proc.stdout)
-    assert set(counters) == {"localhost", *EXPECTED, *CLIENTS}
+    assert set(counters) == {"localhost", *ROLES_OF, *CLIENTS}
     for host, count in counters.items():
         assert count["unreachable"] == 0 and count["failed"] == 0, f"{host}: {count}"
     for host in CLIENTS:
@@ -87,8 +149,65 @@ def test_the_examples_render_on_the_controller_alone(rendered) -> None:
 
 def test_every_host_gets_exactly_the_files_the_roles_install_with_their_modes(rendered) -> None:
     root, _proc = rendered
-    assert tree(root) == EXPECTED
+    lists = rendered_lists(root)
+    assert sorted(lists) == sorted((host, role) for host, roles in ROLES_OF.items() for role in roles if role in DECLARING)
+    expected: Dict[str, Dict[str, str]] = {host: {} for host in ROLES_OF}
+    for (host, _role), files in lists.items():
+        expected[host].update({entry["dest"]: format(int(entry["mode"], 8), "o") for entry in files})
+    for hosts in UNDECLARED.values():
+        for host, files in hosts.items():
+            expected[host].update(files)
+    # Neither a declared file missing nor a file no role installs, and with the declared modes.
+    assert tree(root) == expected
+    for host, files in KNOWN.items():
+        assert files.items() <= tree(root)[host].items(), host
     assert (root / ".lvsha-render").is_file()
+
+
+def test_the_declarations_are_rendered_whole(rendered) -> None:
+    """What each host got of a role is what the role declares (the examples set no optional
+    file off), and every role but those listed in UNDECLARED declares its files."""
+    root, _proc = rendered
+    assert sorted(DECLARING) == sorted({role for roles in ROLES_OF.values() for role in roles} - set(UNDECLARED))
+    for (host, role), files in rendered_lists(root).items():
+        assert sorted({entry.get("template") or entry["file"] for entry in files}) == declared_sources(role), (host, role)
+
+
+def test_the_files_declared_secret_are_those_that_carry_the_placeholder(rendered) -> None:
+    root, _proc = rendered
+    for (host, role), files in rendered_lists(root).items():
+        for entry in files:
+            carries = PLACEHOLDER in (root / host / entry["dest"].lstrip("/")).read_text()
+            assert carries == entry["secret"], (host, role, entry["dest"])
+            if entry["secret"]:
+                assert (entry["mode"], entry.get("owner", "root"), entry.get("group", "root")) == ("0600", "root", "root")
+
+
+def test_the_install_tasks_write_each_declared_file_once(rendered) -> None:
+    """tasks/main.yml writes every file of the declaration, each in the one task that notifies
+    the file's handler, with the declared source, destination, mode, owner, group and check,
+    and no_log for a secret one; it writes no other file."""
+    root, _proc = rendered
+    for (host, role), files in rendered_lists(root).items():
+        tasks = install_tasks(role)
+        written: Dict[str, str] = {}
+        for task in tasks:
+            module = "ansible.builtin.template" if "ansible.builtin.template" in task else "ansible.builtin.copy"
+            kind = "template" if module == "ansible.builtin.template" else "file"
+            assert task[module] == {
+                "src": f"{{{{ item.{kind} }}}}", "dest": "{{ item.dest }}", "owner": "{{ item.owner | default('root') }}",
+                "group": "{{ item.group | default('root') }}", "mode": "{{ item.mode }}",
+                "validate": "{{ item.validate | default(omit) }}"}, f"{role}: {task['name']}"
+            assert task["loop_control"] == {"label": "{{ item.dest }}"}
+            assert task["when"] == "item.when | default(true) | bool"
+            assert task["no_log"] == "{{ item.secret | default(false) }}"
+            by_dest = {entry["dest"]: entry for entry in files}
+            for dest in selected(task, role, files):
+                assert dest not in written, f"{host} {role}: {dest} written by {written.get(dest)} and {task['name']}"
+                written[dest] = task["name"]
+                assert kind in by_dest[dest], f"{role}: {task['name']} writes {dest} with {module}"
+                assert by_dest[dest].get("notify") == task.get("notify"), f"{role}: {task['name']} notifies for {dest}"
+        assert sorted(written) == sorted(entry["dest"] for entry in files), (host, role)
 
 
 def test_the_daemons_accepted_the_rendered_files(rendered) -> None:

@@ -1,8 +1,10 @@
 # Copyright: lvsha.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""roles/mon/files/lvs.alert, run as mon runs it, with a fake sudo first in PATH."""
+"""roles/mon/files/lvs.alert, run as mon runs it, with a fake sudo first in PATH; and the
+sudo rule of roles/mon/templates/sudoers.j2 that lets it run its command."""
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import subprocess
@@ -13,7 +15,8 @@ from typing import Dict, List, Optional
 import pytest
 
 ALERT = Path(__file__).resolve().parents[3] / "roles" / "mon" / "files" / "lvs.alert"
-LVSHA_IPVS = "/usr/local/sbin/lvsha-ipvs"
+SUDOERS = ALERT.parents[1] / "templates" / "sudoers.j2"
+LVSHA = "/usr/local/sbin/lvsha"
 
 FAKE_SUDO = '''
 """A test double of sudo: appends its argv to sudo.log; FAKE_SUDO_RC and FAKE_SUDO_ERR say how it ends."""
@@ -62,7 +65,7 @@ def test_alert_changes_health(mon: Mon, alerttype: str, status: str) -> None:
     # mon passes its own arguments (-s service -g group -h hosts -l time, -u for up alerts).
     proc = mon.alert(alert_env(alerttype), "-s", "www", "-g", "web1", "-h", "192.0.2.21", "-l", "1700000000")
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
-    assert mon.calls() == [["-n", LVSHA_IPVS, "health", "www", "web1", status]]
+    assert mon.calls() == [["-n", LVSHA, "ipvs", "health", "www", "web1", status]]
 
 
 @pytest.mark.parametrize("env", [
@@ -85,9 +88,9 @@ def test_failing_sudo_fails_the_alert(mon: Mon) -> None:
     env = dict(alert_env("failure"), FAKE_SUDO_RC="1", FAKE_SUDO_ERR="sudo: a password is required\n")
     proc = mon.alert(env)
     assert proc.returncode == 1
-    assert proc.stderr == (f"lvs.alert: sudo -n {LVSHA_IPVS} health www web1 down: "
+    assert proc.stderr == (f"lvs.alert: sudo -n {LVSHA} ipvs health www web1 down: "
                            "sudo: a password is required\n")
-    assert mon.calls() == [["-n", LVSHA_IPVS, "health", "www", "web1", "down"]]
+    assert mon.calls() == [["-n", LVSHA, "ipvs", "health", "www", "web1", "down"]]
 
 
 def test_unknown_real_server_status_is_passed_on(mon: Mon) -> None:
@@ -96,3 +99,37 @@ def test_unknown_real_server_status_is_passed_on(mon: Mon) -> None:
     proc = mon.alert(env)
     assert proc.returncode == 2
     assert proc.stderr.endswith(": lvsha-ipvs: no real server web9 in service www\n")
+
+
+def sudo_rule() -> List[str]:
+    """The rule's command and its argument pattern."""
+    rules = [line for line in SUDOERS.read_text().splitlines() if line.startswith("mon ")]
+    assert len(rules) == 1, rules
+    spec, command = rules[0].split(" NOPASSWD: ", 1)
+    assert spec == "mon ALL=(root)"
+    return command.split(" ", 1)
+
+
+def admits(argv: List[str]) -> bool:
+    """sudoers(5): a command's arguments are matched as one string, joined by spaces, with fnmatch
+    wildcards (no FNM_PATHNAME: "*" matches "/" and spaces too)."""
+    path, pattern = sudo_rule()
+    return argv[0] == path and fnmatch.fnmatchcase(" ".join(argv[1:]), pattern)
+
+
+@pytest.mark.parametrize("status", ["down", "up"])
+def test_the_sudo_rule_admits_what_the_alert_runs(mon: Mon, status: str) -> None:
+    assert sudo_rule() == [LVSHA, "ipvs health *"]
+    mon.alert(alert_env("failure" if status == "down" else "up", group="web-2.a", service="api_1"))
+    [call] = mon.calls()
+    assert call[0] == "-n" and admits(call[1:])
+
+
+@pytest.mark.parametrize("args", [
+    [], ["--version"], ["ipvs"], ["ipvs", "health"], ["ipvs", "state"], ["ipvs", "apply"], ["ipvs", "reset"],
+    ["ipvs", "remove"], ["ipvs", "sync", "--desired", "-"], ["mirror", "pull", "--force"], ["ipvsx", "health", "www"],
+    ["ipvs", "healthy", "www"], ["ipvs", "sync", "health", "www"],
+])
+def test_the_sudo_rule_admits_no_other_verb(args: List[str]) -> None:
+    assert not admits([LVSHA, *args])
+    assert not admits(["/usr/local/sbin/lvsha-ipvs", "health", "www", "web1", "down"])

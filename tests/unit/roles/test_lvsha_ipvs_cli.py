@@ -1,9 +1,10 @@
 # Copyright: lvsha.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""roles/director/files/lvsha-ipvs, run as a program against a fake ipvsadm.
+"""``lvsha ipvs`` (plugins/module_utils/lvsha_host/ipvs.py), run as a program against a fake ipvsadm.
 
-The program gets what it gets on a director: ``_ipvs.py`` in LVSHA_LIB (here the checkout's
-plugins/module_utils), the declared table in LVSHA_IPVS_DESIRED (here written from lb1's
+The program runs as on a director: the lvsha launcher and the lvsha_host package as the
+host_package role installs them (tests/unit/lvsha_command.py, under the test module's
+directory), the declared table in LVSHA_IPVS_DESIRED (here written from lb1's
 ``lvs.health`` in the cluster plan of the example inventory, as the director role writes
 /etc/lvsha/ipvs.json), its state in LVSHA_RUN_DIR. LVSHA_IPVSADM is FAKE_IPVSADM below;
 LVSHA_PROC_IPVS stands for /proc/net/ip_vs (IPVS loaded), which ``sync --check`` looks at.
@@ -25,13 +26,10 @@ from ansible_collections.lvsha.cluster.plugins.plugin_utils._cluster_plan import
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import model_variables
 from ansible_collections.lvsha.cluster.tests.unit.model_inventory import Inventory
 from ansible_collections.lvsha.cluster.tests.unit.plugins.modules.recordings import recorded_out, recording
-
-REPO = Path(__file__).resolve().parents[3]
-CLI = REPO / "roles" / "director" / "files" / "lvsha-ipvs"
-LIB = REPO / "plugins" / "module_utils"
+from lvsha_command import install
 
 FAKE_IPVSADM = r'''
-"""A test double of ipvsadm 1.31, NOT ipvsadm: just enough for lvsha-ipvs.
+"""A test double of ipvsadm 1.31, NOT ipvsadm: just enough for lvsha ipvs.
 
 It keeps its table in ipvs-table.json next to itself and logs every call to ipvsadm.log.
 It answers ``-Sn`` and ``-Ln --thresholds`` in the formats of the real ipvsadm output
@@ -190,10 +188,11 @@ def example_health() -> List[Dict[str, Any]]:
 
 
 class Director:
-    """One director's files in tmp_path, lvsha-ipvs and the fake ipvsadm."""
+    """One director's files in tmp_path, the lvsha command and the fake ipvsadm."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, launcher: Path) -> None:
         self.root = root
+        self.launcher = launcher
         self.run_dir = root / "run"
         self.desired = root / "ipvs.json"
         self.ipvsadm = root / "ipvsadm"
@@ -202,7 +201,7 @@ class Director:
         self.write_desired(example_health())
         self.proc_ipvs = root / "proc-net-ip_vs"
         self.proc_ipvs.touch()
-        self.env = dict(os.environ, LVSHA_LIB=str(LIB), LVSHA_RUN_DIR=str(self.run_dir),
+        self.env = dict(os.environ, LVSHA_RUN_DIR=str(self.run_dir),
                         LVSHA_IPVS_DESIRED=str(self.desired), LVSHA_IPVSADM=str(self.ipvsadm),
                         LVSHA_PROC_IPVS=str(self.proc_ipvs))
 
@@ -210,7 +209,7 @@ class Director:
         self.desired.write_text(json.dumps(health, indent=2) + "\n")
 
     def argv(self, *args: str) -> List[str]:
-        return [sys.executable, str(CLI), *args]
+        return [str(self.launcher), "ipvs", *args]
 
     def cli(self, *args: str, rc: Optional[int] = 0, stdin: Optional[str] = None) -> subprocess.CompletedProcess:
         proc = subprocess.run(self.argv(*args), env=self.env, input=stdin, capture_output=True, text=True,
@@ -241,9 +240,14 @@ class Director:
         return json.loads((self.run_dir / "down.json").read_text())
 
 
+@pytest.fixture(scope="module")
+def launcher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return install(tmp_path_factory.mktemp("lvsha"))
+
+
 @pytest.fixture
-def director(tmp_path: Path) -> Director:
-    return Director(tmp_path)
+def director(tmp_path: Path, launcher: Path) -> Director:
+    return Director(tmp_path, launcher)
 
 
 # ------------------------------------------------------------------ the fake ipvsadm itself
@@ -269,7 +273,7 @@ def test_fake_ipvsadm_fails_like_the_recorded_one(director: Director) -> None:
     assert director.fake("-Ln").returncode == 99
 
 
-# ------------------------------------------------------------------ lvsha-ipvs
+# ------------------------------------------------------------------ lvsha ipvs
 
 
 def test_state(director: Director) -> None:
@@ -473,7 +477,7 @@ def test_a_drain_by_mon_survives_sync(director: Director, on_failure: str, kept:
 def test_sync_waits_for_the_lock_that_mon_takes(director: Director) -> None:
     director.run_dir.mkdir()
     with open(director.run_dir / "ipvs.lock", "w", encoding="utf-8") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # as "lvsha-ipvs health" holds it while it drains
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as "lvsha ipvs health" holds it while it drains
         proc = subprocess.Popen(director.argv("sync", "--json"), env=director.env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         try:

@@ -1,10 +1,12 @@
 # Copyright: lvsha.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""roles/rsync_mirror/files/lvsha-mirror: its decisions as functions, and as a program pulling from a real rsync.
+"""``lvsha mirror`` (plugins/module_utils/lvsha_host/mirror.py): its decisions as functions, and as a
+program pulling from a real rsync.
 
-The pure functions are loaded from the file (it has neither a .py suffix nor an interpreter
-line; the role adds one). The program runs as the standby node mr2 would run it, against a
-real ``rsync --daemon`` playing the serving peer mr1 on 127.0.0.1: the daemon serves the
+The pure functions are imported from the package. The program runs as the standby node mr2
+would run it (the lvsha launcher and the lvsha_host package as the host_package role installs
+them, tests/unit/lvsha_command.py), against a real ``rsync --daemon`` playing the serving
+peer mr1 on 127.0.0.1: the daemon serves the
 state module (the peer's ``public/`` state) and one module ``www``, to the pull user only,
 with a 0600 secrets file, as the role's rsyncd.conf does. Settings come in
 LVSHA_MIRROR_CONFIG (the shape of /etc/lvsha/mirror.json that the role writes), state and
@@ -13,15 +15,12 @@ flags in LVSHA_MIRROR_STATE_DIR and LVSHA_MIRROR_RUN_DIR.
 from __future__ import annotations
 
 import fcntl
-import importlib.machinery
-import importlib.util
 import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from types import ModuleType
@@ -29,26 +28,23 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-PROGRAM = REPO / "roles" / "rsync_mirror" / "files" / "lvsha-mirror"
+from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host import mirror
+from lvsha_command import install
+
 RSYNC = shutil.which("rsync")
 USER = "lvsha-pull"
 # Distinctive, so that a leak into any output or record is found by a plain substring test.
 PASSWORD = "Pull-Pass-9c2e7f3a-never-printed"
 
 
-def load_program() -> ModuleType:
-    loader = importlib.machinery.SourceFileLoader("lvsha_mirror_under_test", str(PROGRAM))
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+@pytest.fixture(scope="module")
+def program() -> ModuleType:
+    return mirror
 
 
 @pytest.fixture(scope="module")
-def program() -> ModuleType:
-    return load_program()
+def launcher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return install(tmp_path_factory.mktemp("lvsha"))
 
 
 def state(epoch: int, served: bool) -> Dict[str, Any]:
@@ -175,7 +171,7 @@ def write(path: Path, text: str, mode: Optional[int] = None) -> Path:
 
 
 def write_state(directory: Path, epoch: int, served: bool) -> None:
-    """As lvsha-mirror's save_state writes it: state.json and public/state.json."""
+    """As lvsha mirror's save_state writes it: state.json and public/state.json."""
     text = json.dumps({"epoch": epoch, "served": served, "since": round(time.time(), 3)}, indent=1, sort_keys=True)
     write(directory / "state.json", text + "\n")
     write(directory / "public" / "state.json", text + "\n")
@@ -251,8 +247,9 @@ class Peer:
 class Pair:
     """mr2 (this node: the program, its state, its copy of www) pulling from mr1 (``Peer``)."""
 
-    def __init__(self, root: Path, peer: Peer) -> None:
+    def __init__(self, root: Path, peer: Peer, launcher: Path) -> None:
         self.peer = peer
+        self.launcher = launcher
         self.peer_state = peer.state
         self.peer_www = peer.www
         self.state_dir = root / "state"
@@ -281,7 +278,7 @@ class Pair:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LVSHA_")}
         env.update(LVSHA_MIRROR_CONFIG=str(self.config), LVSHA_MIRROR_STATE_DIR=str(self.state_dir),
                    LVSHA_MIRROR_RUN_DIR=str(self.run_dir), LVSHA_RSYNC=str(RSYNC))
-        proc = subprocess.run([sys.executable, str(PROGRAM), *args], env=env, capture_output=True, text=True,
+        proc = subprocess.run([str(self.launcher), "mirror", *args], env=env, capture_output=True, text=True,
                               check=False, timeout=30)
         self.outputs.append(proc)
         assert PASSWORD not in proc.stdout + proc.stderr, "the password was printed"
@@ -323,9 +320,9 @@ def peer(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReques
 
 
 @pytest.fixture
-def pair(tmp_path: Path, peer: Peer) -> Pair:
+def pair(tmp_path: Path, peer: Peer, launcher: Path) -> Pair:
     peer.reset()
-    pair = Pair(tmp_path, peer)
+    pair = Pair(tmp_path, peer, launcher)
     pair.fill()
     return pair
 
@@ -399,7 +396,7 @@ def test_a_split_brain_stops_the_pulls_until_forced(pair: Pair) -> None:
     proc = pair.cli("pull", rc=1)
     assert proc.stdout == ""
     assert proc.stderr.startswith("lvsha-mirror: ")
-    assert "lvsha-mirror pull --force" in proc.stderr
+    assert "lvsha mirror pull --force" in proc.stderr
     assert tree(pair.www) == UNTOUCHED
     failed = pair.record("last-pull")
     assert failed["result"] == "failed"

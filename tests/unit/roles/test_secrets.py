@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
+import jinja2
 import pytest
 import yaml
 
@@ -30,8 +31,9 @@ MODEL_SECRETS = ["lvsha_mirror_rsync_secrets"]
 # What the roles hold them in once chosen (given, kept from the nodes, or generated).
 SECRET_FACTS = ["heartbeat__key", "drbd__secret", "rsync_mirror__password", "rsync_mirror__user_secrets"]
 SECRET_NAMES = [name for names in SECRET_VARIABLES.values() for name in names] + MODEL_SECRETS + SECRET_FACTS
-# Where they are written on a node, and the files a role reads them back from.
-SECRET_FILES = ["/etc/ha.d/authkeys", "/etc/drbd.d/{{ item.name }}.res", "/etc/lvsha/mirror/rsync.password",
+# Where they are written on a node (a role's declared file, ROLE__files in its vars/main.yml, by
+# "ROLE: SOURCE"), and the files a role reads them back from.
+SECRET_FILES = ["heartbeat: authkeys.j2", "drbd: resource.res.j2", "/etc/lvsha/mirror/rsync.password",
                 "/etc/rsyncd.secrets"]
 SECRET_READS = re.compile(r"/etc/ha\.d/authkeys|/etc/drbd\.d/|shared-secret|rsync\.password|rsyncd\.secrets")
 MODULE_KEYS = ("ansible.builtin.shell", "ansible.builtin.command", "ansible.builtin.template", "ansible.builtin.copy",
@@ -61,9 +63,41 @@ def mentions_secret(text: str) -> List[str]:
     return [name for name in SECRET_NAMES if re.search(rf"\b{re.escape(name)}\b", text)]
 
 
-def template_text(role: str, src: str) -> str:
-    path = ROLES / role / "templates" / src
+def template_text(role: str, src: str, folder: str = "templates") -> str:
+    path = ROLES / role / folder / src
     return path.read_text() if path.is_file() else ""
+
+
+def declared_files(role: str) -> List[Dict[str, Any]]:
+    """The entries of the role's file declaration (ROLE__files in vars/main.yml; the fields:
+    roles/render_files/meta/argument_specs.yml) as written; for files built once per instance
+    (the DRBD resource files), the entry they are built from."""
+    def walk(value: Any) -> Iterator[Dict[str, Any]]:
+        if isinstance(value, dict):
+            if "template" in value or "file" in value:
+                yield value
+            else:
+                for sub in value.values():
+                    yield from walk(sub)
+        elif isinstance(value, list):
+            for sub in value:
+                yield from walk(sub)
+    path = ROLES / role / "vars/main.yml"
+    return list(walk(yaml.safe_load(path.read_text()))) if path.is_file() else []
+
+
+def declared_by(where: str, task: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The declared files that a task of tasks/main.yml writes in its loop over ROLE__files."""
+    role = where.split("/")[0]
+    loop = task.get("loop")
+    if not isinstance(loop, str) or f"{role}__files" not in loop:
+        return []
+    expression = loop.strip().removeprefix("{{").removesuffix("}}")
+    return list(jinja2.Environment().compile_expression(expression)(**{f"{role}__files": declared_files(role)}))
+
+
+def declared_text(role: str, entry: Dict[str, Any]) -> str:
+    return template_text(role, entry["template"]) if "template" in entry else template_text(role, entry["file"], "files")
 
 
 ALL_TASKS = list(tasks())
@@ -90,6 +124,8 @@ def carried_secrets(where: str, task: Dict[str, Any]) -> List[str]:
     carried = mentions_secret(text)
     if module == "ansible.builtin.template" and isinstance(args, dict):
         carried += mentions_secret(template_text(role, str(args.get("src", ""))))
+    for entry in declared_by(where, task):
+        carried += mentions_secret(declared_text(role, entry)) + (["a file declared secret"] if entry.get("secret") else [])
     if module in ("ansible.builtin.shell", "ansible.builtin.command") and SECRET_READS.search(text):
         carried.append("a secret file read back from the node")
     return carried
@@ -99,10 +135,10 @@ def carried_secrets(where: str, task: Dict[str, Any]) -> List[str]:
 SECRET_TASKS = [
     "drbd/tasks/main.yml: Choose the shared secret",
     "drbd/tasks/main.yml: Read the node name, the secret in use and fstab",
-    "drbd/tasks/main.yml: Write the resource files",
+    "drbd/tasks/main.yml: Write global_common.conf and the resource files",
     "heartbeat/tasks/main.yml: Choose the shared authentication key",
     "heartbeat/tasks/main.yml: Read the node name and the current authkeys",
-    "heartbeat/tasks/main.yml: Write authkeys",
+    "heartbeat/tasks/main.yml: Write ha.cf, haresources and authkeys",
     "rsync_mirror/tasks/main.yml: Choose the shared pull password",
     "rsync_mirror/tasks/main.yml: Read the pull password in use",
     "rsync_mirror/tasks/main.yml: Write the pull password",
@@ -115,6 +151,7 @@ COMMAND_TASKS = [
     "drbd/tasks/main.yml: Make the file system on a brand-new volume",
     "drbd/tasks/main.yml: Read the node name, the secret in use and fstab",
     "heartbeat/tasks/main.yml: Read the node name and the current authkeys",
+    "host_package/tasks/main.yml: Read the version of the lvsha command",
     "mon/tasks/main.yml: Read whether this host is the active director",
     "rsync_mirror/tasks/main.yml: Read the pull password in use",
     "rsync_mirror/tasks/main.yml: Record the data period of a new node",
@@ -142,7 +179,17 @@ def test_the_command_tasks_are_listed() -> None:
 def test_a_task_that_carries_a_secret_logs_nothing(where: str) -> None:
     task = TASKS[where]
     assert carried_secrets(where, task), f"{where} no longer carries a secret: take it off SECRET_TASKS"
-    assert task.get("no_log") is True, f"{where} carries {carried_secrets(where, task)} without no_log"
+    if not declared_by(where, task):
+        assert task.get("no_log") is True, f"{where} carries {carried_secrets(where, task)} without no_log"
+        return
+    # A loop over the role's declared files: no_log for each file declared secret (Ansible
+    # censors the result, the diff and the item of each such file) or for all, and every file
+    # whose source names a secret is declared secret.
+    assert task.get("no_log") in (True, "{{ item.secret | default(false) }}"), f"{where}: no_log is not the file's"
+    role = where.split("/")[0]
+    for entry in declared_by(where, task):
+        if mentions_secret(declared_text(role, entry)):
+            assert entry.get("secret") is True, f"{where}: {entry.get('template') or entry['file']} is not declared secret"
 
 
 @pytest.mark.parametrize("where", COMMAND_TASKS)
@@ -175,6 +222,11 @@ def test_every_secret_file_is_written_0600_root_root() -> None:
         module, args = module_of(task)
         if module in ("ansible.builtin.template", "ansible.builtin.copy") and args.get("dest") in SECRET_FILES:
             written[args["dest"]] = (args.get("owner"), args.get("group"), args.get("mode"), where)
+    for role in sorted(path.name for path in ROLES.iterdir()):
+        for entry in declared_files(role):
+            if entry.get("secret"):
+                written[f"{role}: {entry.get('template') or entry['file']}"] = (
+                    entry.get("owner", "root"), entry.get("group", "root"), entry.get("mode"), f"{role}/vars/main.yml")
     assert sorted(written) == sorted(SECRET_FILES)
     for dest, (owner, group, mode, where) in written.items():
         assert (owner, group, mode) == ("root", "root", "0600"), f"{where} writes {dest}"

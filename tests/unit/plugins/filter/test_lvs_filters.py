@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Tuple
 import pytest
 
 from ansible_collections.lvsha.cluster.plugins.filter.lvs import FilterModule, lvs_ipvs_services
-from ansible_collections.lvsha.cluster.plugins.module_utils._ipvs import desired_from_params
+from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._ipvs import desired_from_params
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._cluster_plan import build_plan
 from model_inventory import Inventory
 

@@ -1,4 +1,4 @@
-"""Helpers of plugins/module_utils/_arp.py: packets, argv, ip -j parsing."""
+"""Helpers of plugins/module_utils/lvsha_host/_arp.py: packets, argv, ip -j parsing."""
 from __future__ import annotations
 
 import ipaddress
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.lvsha.cluster.plugins.module_utils import _arp
+from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host import _arp
 
 FIXTURES = Path(__file__).parents[1] / "modules" / "fixtures" / "arp"
 MAC = bytes.fromhex("525400123456")

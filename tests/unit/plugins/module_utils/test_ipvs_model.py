@@ -1,6 +1,6 @@
 # Copyright: lvsha.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Parsers, validation, difference and rendering of module_utils/_ipvs.py.
+"""Parsers, validation, difference and rendering of module_utils/lvsha_host/_ipvs.py.
 
 Parsers run on ipvsadm output recorded in the lab (fixtures/recorded/ipvsadm/, ipvsadm 1.31
 on Linux 6.1) wherever a recording exists; fixtures/ipvsadm/README.md lists the rest.
@@ -13,8 +13,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from ansible_collections.lvsha.cluster.plugins.module_utils import _ipvs
-from ansible_collections.lvsha.cluster.plugins.module_utils._ipvs import (
+from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host import _ipvs
+from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._ipvs import (
     CommandError,
     IpvsadmRunner,
     IpvsNotLoaded,

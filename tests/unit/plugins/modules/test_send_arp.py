@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.lvsha.cluster.plugins.module_utils import _arp
+from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host import _arp
 from ansible_collections.lvsha.cluster.plugins.modules import send_arp
 
 from module_cases import load_cases, run_case

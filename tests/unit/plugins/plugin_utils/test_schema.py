@@ -9,7 +9,7 @@ from typing import Any, Iterator, Mapping, Tuple
 
 import pytest
 
-from ansible_collections.lvsha.cluster.plugins.module_utils._ipvs import SCHEDULERS
+from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._ipvs import SCHEDULERS
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _cluster_plan, _schema
 
 REPO = Path(__file__).resolve().parents[4]

@@ -2,20 +2,21 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Keep the two nodes of a mirror pair in step, and hand the service over without losing a file.
 
-Installed by the lvsha.cluster.rsync_mirror role with its settings in /etc/lvsha/mirror.json.
+``lvsha mirror VERB`` on a node of a mirror pair (the lvsha.cluster.rsync_mirror role installs
+the lvsha_host package, and its settings in /etc/lvsha/mirror.json).
 
-    lvsha-mirror pull [--force] [--wait SECONDS]
+    lvsha mirror pull [--force] [--wait SECONDS]
                                     pull every module from the peer if the peer holds newer data
                                     (the timer runs this on both nodes; it does nothing on the
                                     serving one). --force: pull even when both copies have writes
                                     of their own (after a split brain). --wait: wait that long for
                                     a running pull or backup (else skip this period)
-    lvsha-mirror init               record a new node's data as period 0, not served (the role runs
+    lvsha mirror init               record a new node's data as period 0, not served (the role runs
                                     this once; a node's state is never reset)
-    lvsha-mirror status [--max-lag SECONDS]
+    lvsha mirror status [--max-lag SECONDS]
                                     JSON: role, data period, last pull and its lag; exit 2 when a
                                     standby's last good pull is older than SECONDS
-    lvsha-mirror resource sync|serve start|stop|status
+    lvsha mirror resource sync|serve start|stop|status
                                     heartbeat's resources (see /etc/ha.d/resource.d/lvsha-mirror-*)
 
 Which copy is newer: every node records the serving period ("epoch") its data belongs to and
@@ -35,6 +36,9 @@ Pulls and backups exclude each other through one lock (``flock LOCK backup-comma
 """
 from __future__ import annotations
 
+# A command-line program: it prints (pylint's ansible-bad-function is for Ansible modules).
+# pylint: disable=ansible-bad-function
+
 import argparse
 import fcntl
 import ipaddress
@@ -49,13 +53,15 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
+from . import _arp
+
+# Messages and notifications start with "lvsha-mirror: ", as they always have.
 CONFIG = os.environ.get("LVSHA_MIRROR_CONFIG", "/etc/lvsha/mirror.json")
 STATE_DIR = os.environ.get("LVSHA_MIRROR_STATE_DIR", "/var/lib/lvsha-mirror")
 RUN_DIR = os.environ.get("LVSHA_MIRROR_RUN_DIR", "/run/lvsha-mirror")
 RSYNC = os.environ.get("LVSHA_RSYNC", "rsync")
 SYSTEMCTL = os.environ.get("LVSHA_SYSTEMCTL", "systemctl")
 CL_STATUS = os.environ.get("LVSHA_CL_STATUS", "cl_status")
-LIB = os.environ.get("LVSHA_LIB", "/usr/local/lib/lvsha")
 
 # The state a peer reads through the state module lives in its own directory.
 PUBLIC_STATE = "public/state.json"
@@ -206,7 +212,7 @@ def pull(config: Dict[str, Any], force: bool = False, lock_wait: float = 0) -> D
             peer = peer_state(config)
             if diverged(own, peer) and not force:
                 raise MirrorError(f"this node and {config['peer']} may each hold writes the other lacks (this node: "
-                                  f"{own}, peer: {peer}); keep the good copy and run `lvsha-mirror pull --force` "
+                                  f"{own}, peer: {peer}); keep the good copy and run `lvsha mirror pull --force` "
                                   "on the other node")
             if not (peer_is_newer(own, peer) or force):
                 return record("skipped", started, reason="the peer holds no newer data", own=own,
@@ -313,10 +319,7 @@ def notify(config: Dict[str, Any], event: str) -> None:
 
 
 def announce(config: Dict[str, Any]) -> None:
-    """Gratuitous ARP for the floating address, from the send_arp module's own sender."""
-    sys.path.insert(0, LIB)
-    # The collection's module_utils/_arp.py, installed next to this program.
-    import _arp  # pylint: disable=import-error,import-outside-toplevel
+    """Gratuitous ARP for the floating address, from the send_arp module's own sender (_arp.py)."""
     interface = config["vip"]["interface"]
     address = ipaddress.IPv4Address(config["vip"]["address"])
     _arp.RawSender().send_arp(interface, _arp.read_interface_mac(interface), address, count=3, interval=0.2)
@@ -357,7 +360,7 @@ def resource(config: Dict[str, Any], name: str, action: str) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="lvsha-mirror", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="lvsha mirror", description=__doc__.split("\n\n", maxsplit=1)[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("init")
     p_pull = sub.add_parser("pull")
@@ -391,7 +394,3 @@ def main(argv: Optional[List[str]] = None) -> int:
     except MirrorError as exc:
         print(f"lvsha-mirror: {exc}", file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

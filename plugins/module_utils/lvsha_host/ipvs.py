@@ -2,18 +2,18 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Keep this director's IPVS table equal to the cluster model and to mon's health verdicts.
 
-Installed by the lvsha.cluster.director role next to a copy of the collection's ``_ipvs.py``,
-so the heartbeat resource and mon's ``lvs.alert`` reconcile the table with the same code as
-the ``lvsha.cluster.ipvs`` module: read once, apply only the difference in one
-``ipvsadm -R``, re-read and verify, never flush.
+``lvsha ipvs VERB`` on a director (the lvsha.cluster.director role installs the lvsha_host
+package), so the heartbeat resource and mon's ``lvs.alert`` reconcile the table with the
+same code as the ``lvsha.cluster.ipvs`` module (``_ipvs.py`` of this package): read once,
+apply only the difference in one ``ipvsadm -R``, re-read and verify, never flush.
 
-    lvsha-ipvs apply [--reset]        declared services present (down real servers drained/removed;
+    lvsha ipvs apply [--reset]        declared services present (down real servers drained/removed;
                                       --reset forgets the health verdicts first)
-    lvsha-ipvs remove                 declared services absent (other services untouched)
-    lvsha-ipvs reset                  forget the health verdicts; apply if this is the active director
-    lvsha-ipvs health NAME HOST up|down   record mon's verdict; apply it if NAME is loaded
-    lvsha-ipvs state                  JSON: {"active": ..., "down": {...}}
-    lvsha-ipvs sync [--desired PATH|-] [--standby-absent] [--check] [--json]
+    lvsha ipvs remove                 declared services absent (other services untouched)
+    lvsha ipvs reset                  forget the health verdicts; apply if this is the active director
+    lvsha ipvs health NAME HOST up|down   record mon's verdict; apply it if NAME is loaded
+    lvsha ipvs state                  JSON: {"active": ..., "down": {...}}
+    lvsha ipvs sync [--desired PATH|-] [--standby-absent] [--check] [--json]
                                       the director role's run: the table of PATH (default
                                       /etc/lvsha/ipvs.json; "-" reads it from stdin) present, with
                                       the health verdicts, or absent with --standby-absent on a
@@ -30,6 +30,9 @@ asking ipvsadm (which would load it), as the ipvs module does in check mode.
 """
 from __future__ import annotations
 
+# A command-line program: it prints (pylint's ansible-bad-function is for Ansible modules).
+# pylint: disable=ansible-bad-function
+
 import argparse
 import contextlib
 import fcntl
@@ -39,9 +42,9 @@ import sys
 import tempfile
 from typing import Any, Dict, Iterator, List
 
-sys.path.insert(0, os.environ.get("LVSHA_LIB", "/usr/local/lib/lvsha"))
-import _ipvs  # noqa: E402  (the collection's module_utils/_ipvs.py)
+from . import _ipvs
 
+# Messages start with "lvsha-ipvs: ", as heartbeat's and mon's logs have always shown them.
 DESIRED = os.environ.get("LVSHA_IPVS_DESIRED", "/etc/lvsha/ipvs.json")
 RUN_DIR = os.environ.get("LVSHA_RUN_DIR", "/run/lvsha")
 IPVSADM = os.environ.get("LVSHA_IPVSADM", "/usr/sbin/ipvsadm")
@@ -133,7 +136,16 @@ def loaded(entry: Dict[str, Any], live: _ipvs.Table) -> bool:
 
 
 def main(argv: List[str]) -> int:
-    parser = argparse.ArgumentParser(prog="lvsha-ipvs", description=__doc__.split("\n\n")[0])
+    """``lvsha ipvs ARGV``; the exit status (1 with a message where ipvsadm or a file fails)."""
+    try:
+        return run(argv)
+    except (_ipvs.IpvsError, OSError, ValueError) as exc:
+        print(f"lvsha-ipvs: {exc}", file=sys.stderr)
+        return 1
+
+
+def run(argv: List[str]) -> int:
+    parser = argparse.ArgumentParser(prog="lvsha ipvs", description=__doc__.split("\n\n", maxsplit=1)[0])
     sub = parser.add_subparsers(dest="command", required=True)
     apply = sub.add_parser("apply")
     apply.add_argument("--reset", action="store_true", help="forget mon's verdicts first (mon starts afresh)")
@@ -203,11 +215,3 @@ def main(argv: List[str]) -> int:
         for line in lines:
             print(line)
     return 0
-
-
-if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except (_ipvs.IpvsError, OSError, ValueError) as exc:
-        print(f"lvsha-ipvs: {exc}", file=sys.stderr)
-        sys.exit(1)

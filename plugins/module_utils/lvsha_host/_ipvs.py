@@ -3,8 +3,9 @@
 """Private helpers for the IPVS modules of lvsha.cluster.
 
 Pure logic (data model, parsers of ipvsadm output, validation, difference, rendering)
-plus one runner for the ipvsadm command line. Nothing here imports Ansible, so other
-programs on a director (the mon alert script, for example) can reuse it::
+plus one runner for the ipvsadm command line. Nothing here imports Ansible, so the
+``lvsha ipvs`` command of this package (ipvs.py), which the heartbeat resource and mon's
+alert run on a director, reconciles with the same code::
 
     runner = IpvsadmRunner("/usr/sbin/ipvsadm", run_subprocess)
     live = runner.read_table()

@@ -16,13 +16,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import jinja2
 import pytest
 import yaml
 
 from playbook_run import REPO, recap, run_playbook
+from role_files import declared_files
 
 RENDER = REPO / "playbooks" / "render.yml"
 CHECKER = REPO / "playbooks" / "files" / "check_rendered.py"
@@ -99,19 +100,8 @@ def rendered_lists(root: Path) -> Dict[Tuple[str, str], List[Dict[str, Any]]]:
 
 
 def declared_sources(role: str) -> List[str]:
-    """The templates and files the role's vars/main.yml declares (each entry of ROLE__files,
-    and the entry from which a role builds per-instance ones)."""
-    def walk(value: Any) -> Iterator[str]:
-        if isinstance(value, dict):
-            if "template" in value or "file" in value:
-                yield value.get("template") or value["file"]
-            else:
-                for sub in value.values():
-                    yield from walk(sub)
-        elif isinstance(value, list):
-            for sub in value:
-                yield from walk(sub)
-    return sorted(set(walk(yaml.safe_load((ROLES / role / "vars/main.yml").read_text()))))
+    """The templates and files the role's file declaration names."""
+    return sorted({entry.get("template") or entry["file"] for entry in declared_files(role)})
 
 
 def install_tasks(role: str) -> List[Dict[str, Any]]:

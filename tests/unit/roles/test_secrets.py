@@ -21,6 +21,7 @@ import yaml
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _mirror_model
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._cluster_plan import build_plan
 from model_inventory import Inventory
+from role_files import declared_files
 
 ROLES = Path(__file__).resolve().parents[3] / "roles"
 # The secrets a user gives (vault them), by role.
@@ -66,24 +67,6 @@ def mentions_secret(text: str) -> List[str]:
 def template_text(role: str, src: str, folder: str = "templates") -> str:
     path = ROLES / role / folder / src
     return path.read_text() if path.is_file() else ""
-
-
-def declared_files(role: str) -> List[Dict[str, Any]]:
-    """The entries of the role's file declaration (ROLE__files in vars/main.yml; the fields:
-    roles/render_files/meta/argument_specs.yml) as written; for files built once per instance
-    (the DRBD resource files), the entry they are built from."""
-    def walk(value: Any) -> Iterator[Dict[str, Any]]:
-        if isinstance(value, dict):
-            if "template" in value or "file" in value:
-                yield value
-            else:
-                for sub in value.values():
-                    yield from walk(sub)
-        elif isinstance(value, list):
-            for sub in value:
-                yield from walk(sub)
-    path = ROLES / role / "vars/main.yml"
-    return list(walk(yaml.safe_load(path.read_text()))) if path.is_file() else []
 
 
 def declared_by(where: str, task: Dict[str, Any]) -> List[Dict[str, Any]]:

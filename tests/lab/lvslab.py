@@ -37,19 +37,23 @@ def ssh(node: str, command: str, check: bool = True, stdin: Optional[str] = None
     return labctl("ssh", node, "--", command, check=check, timeout=300, stdin=stdin)
 
 
-def playbook(name: str, example: str, extra: Optional[dict] = None, *options: str) -> subprocess.CompletedProcess:
+def playbook(name: str, example: str, extra: Optional[dict] = None, *options: str,
+             plain: bool = False) -> subprocess.CompletedProcess:
     """playbooks/NAME.yml with inventories/example-EXAMPLE and the lab's inventory, optionally
-    with extra variables; its output tail is printed for the test log."""
+    with extra variables; its output tail is printed for the test log. ``plain`` runs it the way
+    users do, through Ansible's own ssh connection, even where the lab's runs go through Mitogen
+    (the Makefile's LAB_ENV)."""
     import yaml  # only the tests that run playbooks need it
 
     inventories = ["-i", f"{REPO}/inventories/example-{example}/hosts.yml", "-i", f"{REPO}/inventories/lab/hosts.yml"]
+    env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_CONFIG": f"{REPO}/ansible.cfg"}
+    if plain:
+        env.pop("ANSIBLE_STRATEGY", None)
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
         yaml.safe_dump(extra or {}, handle)
     try:
         proc = subprocess.run(["ansible-playbook", *options, *inventories, "-e", f"@{handle.name}", f"{REPO}/playbooks/{name}.yml"],
-                              capture_output=True, text=True, check=False, timeout=1200,
-                              env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1",
-                                   "ANSIBLE_CONFIG": f"{REPO}/ansible.cfg"})
+                              capture_output=True, text=True, check=False, timeout=1200, env=env)
     finally:
         os.unlink(handle.name)
     print(proc.stdout[-3000:], proc.stderr[-1500:])

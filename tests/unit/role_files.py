@@ -9,6 +9,14 @@ from typing import Any, Dict, Iterator, List
 import yaml
 
 ROLES = Path(__file__).resolve().parents[2] / "roles"
+# What a declared file is written from: one of these fields.
+SOURCES = {"template", "file", "content"}
+
+
+def source(entry: Dict[str, Any]) -> str:
+    """What a declared file is written from: its template or file, or "content" for a file
+    written from a value (the rendering's list leaves the value out)."""
+    return entry.get("template") or entry.get("file") or "content"
 
 
 def declared_files(role: str) -> List[Dict[str, Any]]:
@@ -17,7 +25,7 @@ def declared_files(role: str) -> List[Dict[str, Any]]:
     (the DRBD resource files), the entry they are built from."""
     def walk(value: Any) -> Iterator[Dict[str, Any]]:
         if isinstance(value, dict):
-            if "template" in value or "file" in value:
+            if SOURCES & value.keys():
                 yield value
             else:
                 for sub in value.values():

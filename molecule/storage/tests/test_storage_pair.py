@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The storage pair of inventories/example-storage, deployed in the lab, checked from the NFS client.
 
-Runs in order: the converged state and its files, bad input refused on the controller, a
+Runs in order: a second run at -vvv through Ansible's own ssh (changed=0, no secret in the
+output), the converged state and its files, bad input refused on the controller, a
 changed resource file applied in place, then failover (nas1 powered off while the client
 writes), failback (nas1 booted again), and last a refused initial_primary over newer data
 followed by a full resync. Stall and resync figures are printed (``-s``); BENCHMARKS.md
@@ -27,8 +28,8 @@ testinfra_hosts = ["nas1", "nas2"]
 RES = lab.RESOURCE["name"]
 
 
-def playbook(extra: dict | None = None, *options: str) -> subprocess.CompletedProcess:
-    return lvslab.playbook("storage", "storage", extra, *options)
+def playbook(extra: dict | None = None, *options: str, plain: bool = False) -> subprocess.CompletedProcess:
+    return lvslab.playbook("storage", "storage", extra, *options, plain=plain)
 
 
 def recap(proc: subprocess.CompletedProcess) -> dict:
@@ -51,7 +52,19 @@ def resync_rate_kib(node: str) -> int:
     return int(re.search(r"resync-rate\s+(\d+)k;", lvslab.ssh(node, f"drbdsetup show {RES}")).group(1))
 
 
-# ------------------------------------------------------------------ converged state
+# ------------------------------------------------------------------ second run, converged state
+
+def test_second_run_changes_nothing_and_prints_no_secret():
+    """Through Ansible's own ssh connection, as users run it."""
+    secret = secrets()
+    proc = playbook(None, "-vvv", plain=True)
+    assert proc.returncode == 0
+    assert recap(proc) == {"nas1": 0, "nas2": 0, "nfsclient": 0}
+    assert secrets() == secret, "the shared secret on the nodes was not kept"
+    for value in (*secret, heartbeat_key()):
+        assert value not in proc.stdout + proc.stderr
+
+
 
 def test_pair_is_connected_in_sync_and_nas1_serves():
     for node, role in (("nas1", "Primary/Secondary"), ("nas2", "Secondary/Primary")):
@@ -72,6 +85,10 @@ def test_secret_files_are_root_only(host):
 def secrets() -> set:
     return {lvslab.ssh(n, f"sed -n 's/.*shared-secret \"\\(.*\\)\";/\\1/p' /etc/drbd.d/{RES}.res").strip()
             for n in ("nas1", "nas2")}
+
+
+def heartbeat_key() -> str:
+    return lvslab.ssh("nas1", "awk '$1 == 1 { print $3 }' /etc/ha.d/authkeys").strip()
 
 
 def test_both_nodes_share_one_secret():
@@ -111,9 +128,8 @@ def test_a_changed_resource_file_is_adjusted_in_place():
     assert restored.returncode == 0
     assert resync_rate_kib("nas2") == 40 * 1024
     assert secrets() == secret, "the shared secret on the nodes was not kept"
-    heartbeat_key = lvslab.ssh("nas1", "awk '$1 == 1 { print $3 }' /etc/ha.d/authkeys").strip()
-    assert len(heartbeat_key) >= 20
-    for value in (*secret, heartbeat_key):
+    assert len(heartbeat_key()) >= 20
+    for value in (*secret, heartbeat_key()):
         assert value not in restored.stdout + restored.stderr
 
 

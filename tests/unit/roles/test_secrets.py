@@ -34,23 +34,23 @@ SECRET_FACTS = ["heartbeat__key", "drbd__secret", "rsync_mirror__password", "rsy
 SECRET_NAMES = [name for names in SECRET_VARIABLES.values() for name in names] + MODEL_SECRETS + SECRET_FACTS
 # Where they are written on a node (a role's declared file, ROLE__files in its vars/main.yml, by
 # "ROLE: SOURCE"), and the files a role reads them back from.
-SECRET_FILES = ["heartbeat: authkeys.j2", "drbd: resource.res.j2", "/etc/lvsha/mirror/rsync.password",
-                "/etc/rsyncd.secrets"]
+SECRET_FILES = ["heartbeat: authkeys.j2", "drbd: resource.res.j2", "rsync_mirror: /etc/lvsha/mirror/rsync.password",
+                "rsync_mirror: rsyncd.secrets.j2"]
 SECRET_READS = re.compile(r"/etc/ha\.d/authkeys|/etc/drbd\.d/|shared-secret|rsync\.password|rsyncd\.secrets")
 MODULE_KEYS = ("ansible.builtin.shell", "ansible.builtin.command", "ansible.builtin.template", "ansible.builtin.copy",
                "ansible.builtin.set_fact", "ansible.builtin.assert", "ansible.builtin.debug")
 
 
 def tasks() -> Iterator[Tuple[str, Dict[str, Any]]]:
-    """(role/tasks/file: task name, task) of every task, blocks opened."""
+    """(role/tasks/file: task name, task) of every task and handler, blocks opened."""
     def walk(where: str, items: List[Dict[str, Any]]) -> Iterator[Tuple[str, Dict[str, Any]]]:
         for task in items or []:
             if "block" in task:
                 yield from walk(where, task["block"])
             else:
                 yield f"{where}: {task.get('name')}", task
-    for path in sorted(ROLES.glob("*/tasks/*.yml")):
-        yield from walk(f"{path.parent.parent.name}/tasks/{path.name}", yaml.safe_load(path.read_text()))
+    for path in sorted([*ROLES.glob("*/tasks/*.yml"), *ROLES.glob("*/handlers/*.yml")]):
+        yield from walk(f"{path.parent.parent.name}/{path.parent.name}/{path.name}", yaml.safe_load(path.read_text()))
 
 
 def module_of(task: Dict[str, Any]) -> Tuple[str, Any]:
@@ -80,6 +80,9 @@ def declared_by(where: str, task: Dict[str, Any]) -> List[Dict[str, Any]]:
 
 
 def declared_text(role: str, entry: Dict[str, Any]) -> str:
+    """What a declared file is written from: its template, its file or its content (as written)."""
+    if "content" in entry:
+        return entry["content"]
     return template_text(role, entry["template"]) if "template" in entry else template_text(role, entry["file"], "files")
 
 
@@ -124,18 +127,22 @@ SECRET_TASKS = [
     "heartbeat/tasks/main.yml: Write ha.cf, haresources and authkeys",
     "rsync_mirror/tasks/main.yml: Choose the shared pull password",
     "rsync_mirror/tasks/main.yml: Read the pull password in use",
-    "rsync_mirror/tasks/main.yml: Write the pull password",
-    "rsync_mirror/tasks/main.yml: Write the rsync daemon's secrets",
+    "rsync_mirror/tasks/main.yml: Write the settings of lvsha mirror and the pull password",
+    "rsync_mirror/tasks/main.yml: Write the rsync daemon's secrets, heartbeat's resources and the exclude lists",
 ]
 # Every command and shell task: a new one is added here, and so checked below.
 COMMAND_TASKS = [
-    "director/tasks/main.yml: Apply IP forwarding",
+    "director/handlers/main.yml: Apply IP forwarding",
     "director/tasks/main.yml: Apply the IPVS table with mon's health verdicts, under mon's lock",
     "drbd/tasks/main.yml: Make the file system on a brand-new volume",
+    "heartbeat/handlers/main.yml: Reload heartbeat",
     "drbd/tasks/main.yml: Read the node name, the secret in use and fstab",
     "heartbeat/tasks/main.yml: Read the node name and the current authkeys",
     "host_package/tasks/main.yml: Read the version of the lvsha command",
+    "mon/handlers/main.yml: Forget the health verdicts of the old mon",
+    "mon/handlers/main.yml: Restart a running mon",
     "mon/tasks/main.yml: Read whether this host is the active director",
+    "nfs/handlers/main.yml: Re-export",
     "rsync_mirror/tasks/main.yml: Read the pull password in use",
     "rsync_mirror/tasks/main.yml: Record the data period of a new node",
 ]
@@ -172,7 +179,7 @@ def test_a_task_that_carries_a_secret_logs_nothing(where: str) -> None:
     role = where.split("/")[0]
     for entry in declared_by(where, task):
         if mentions_secret(declared_text(role, entry)):
-            assert entry.get("secret") is True, f"{where}: {entry.get('template') or entry['file']} is not declared secret"
+            assert entry.get("secret") is True, f"{where}: {entry.get('template') or entry.get('file') or entry['dest']} is not declared secret"
 
 
 @pytest.mark.parametrize("where", COMMAND_TASKS)
@@ -208,7 +215,7 @@ def test_every_secret_file_is_written_0600_root_root() -> None:
     for role in sorted(path.name for path in ROLES.iterdir()):
         for entry in declared_files(role):
             if entry.get("secret"):
-                written[f"{role}: {entry.get('template') or entry['file']}"] = (
+                written[f"{role}: {entry.get('template') or entry.get('file') or entry['dest']}"] = (
                     entry.get("owner", "root"), entry.get("group", "root"), entry.get("mode"), f"{role}/vars/main.yml")
     assert sorted(written) == sorted(SECRET_FILES)
     for dest, (owner, group, mode, where) in written.items():

@@ -23,7 +23,7 @@ LVS_INVENTORY := -i inventories/example-lvs/hosts.yml -i inventories/lab/hosts.y
 STORAGE_INVENTORY := -i inventories/example-storage/hosts.yml -i inventories/lab/hosts.yml
 MIRROR_INVENTORY := -i inventories/example-mirror/hosts.yml -i inventories/lab/hosts.yml
 
-.PHONY: help setup docs demo demo-storage demo-mirror test units lint sanity lab lab-build bench-ipvs bench-failover bench-storage bench-mirror clean
+.PHONY: help setup docs demo demo-storage demo-mirror test units lint sanity lab lab-build bench-ipvs bench-failover bench-storage bench-mirror bench-transport clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -122,3 +122,6 @@ bench-storage:
 
 bench-mirror:
 	python3 benchmarks/mirror_pair.py $(BENCH_ARGS)
+
+bench-transport:
+	env $(LAB_ENV) python3 benchmarks/lab_transport.py $(BENCH_ARGS)

@@ -65,7 +65,6 @@ def test_second_run_changes_nothing_and_prints_no_secret():
         assert value not in proc.stdout + proc.stderr
 
 
-
 def test_pair_is_connected_in_sync_and_nas1_serves():
     for node, role in (("nas1", "Primary/Secondary"), ("nas2", "Secondary/Primary")):
         assert lab.drbd(node) == {"role": role, "cstate": "Connected", "dstate": "UpToDate/UpToDate"}, node

@@ -35,7 +35,7 @@ def timed_run(example: str, plain: bool) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--example", default="storage", choices=["lvs", "storage", "mirror"])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The mirror pair of inventories/example-mirror, deployed in the lab, checked from the client.
 
-Runs in order: a second run at -vvv through Ansible's own ssh (changed=0, no secret in the output), the converged
+Runs in order: a second run at -vvv (changed=0, no secret in the output), the converged
 state and its files, bad input refused before any host changes, files reaching the standby
 within one timer period, then failover (mr1 powered off, with a last write mr2 had not
 pulled, while the client polls the floating address), writes on mr2 during the outage, and
@@ -31,8 +31,8 @@ testinfra_hosts = ["mr1", "mr2"]
 TAKEOVER_BUDGET = 30
 
 
-def playbook(extra: dict | None = None, *options: str, plain: bool = False) -> subprocess.CompletedProcess:
-    return lvslab.playbook("mirror", "mirror", extra, *options, plain=plain)
+def playbook(extra: dict | None = None, *options: str) -> subprocess.CompletedProcess:
+    return lvslab.playbook("mirror", "mirror", extra, *options)
 
 
 def recap(proc: subprocess.CompletedProcess) -> dict:
@@ -51,10 +51,9 @@ def secrets() -> set:
 # ------------------------------------------------------------------ second run, converged state
 
 def test_second_run_changes_nothing_and_prints_no_secret():
-    """Through Ansible's own ssh connection, as users run it."""
     lvslab.wait_for("heartbeat to give mr1 the service", lambda: lab.serves("mr1"), 120, step=2)
     before = secrets()
-    proc = playbook(None, "-vvv", plain=True)
+    proc = playbook(None, "-vvv")
     assert proc.returncode == 0
     assert recap(proc) == {"mr1": 0, "mr2": 0, "client": 0}
     assert len(before) == 2 and "" not in before, "expected one pull password and one heartbeat key"

@@ -55,7 +55,9 @@ def resync_rate_kib(node: str) -> int:
 # ------------------------------------------------------------------ second run, converged state
 
 def test_second_run_changes_nothing_and_prints_no_secret():
-    """Through Ansible's own ssh connection, as users run it."""
+    """Through Ansible's own ssh connection, as users run the roles: the one run of the lab
+    that does not go through Mitogen (the lvs scenario's took more than 12 minutes that way,
+    beyond the CI budget)."""
     secret = secrets()
     proc = playbook(None, "-vvv", plain=True)
     assert proc.returncode == 0

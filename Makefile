@@ -95,8 +95,9 @@ lab-build: setup
 	$(LABCTL) build
 
 # The scenarios drive the guests through Mitogen for Ansible: one Python per guest for a whole
-# run instead of one per task, a playbook run about 6x faster under software emulation
-# (BENCHMARKS.md). The storage scenario's second run goes through Ansible's own ssh, as users run it.
+# run instead of one per task (the storage pair's converged run 6.6x faster under software
+# emulation, BENCHMARKS.md). The storage scenario's second run goes through Ansible's own ssh,
+# as users run it.
 # Mitogen's first connection to a guest starts its Python over ssh: about 12 s under emulation,
 # beyond Ansible's default 10 s connection timeout.
 MITOGEN_DIR = $(shell $(BIN)/python3 -c 'import ansible_mitogen, os; print(os.path.dirname(ansible_mitogen.__file__))')

@@ -293,4 +293,6 @@ def test_a_directory_that_render_did_not_write_is_left_alone(tmp_path) -> None:
     assert proc.returncode != 0
     assert f"render_dir {tmp_path} holds files that render.yml did not write" in proc.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
-    assert list(recap(proc.stdout)) == ["localhost"]
+    # The play stopped at the check: no role rendered, nothing changed anywhere.
+    assert "TASK [Render each role in render mode]" not in proc.stdout
+    assert {host: counts["changed"] for host, counts in recap(proc.stdout).items()} == {"localhost": 0, "lb1": 0}

@@ -4,32 +4,51 @@
 check of the roles' own variables in plugin_utils/_role_variables.py."""
 from __future__ import annotations
 
-from typing import Any, Dict, List
+import time
+from typing import Any, Dict, List, Optional, Tuple
 
 from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
 
-from ansible_collections.lvsha.cluster.plugins.plugin_utils._cluster_plan import build_plan, check
-from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import ModelError, model_variables
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._cluster_plan import ROLE_ORDER, check, plan_of
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import model_variables
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._role_variables import role_variable_errors
 
 
-def cluster_model_errors(hostvars: Any, groups: Dict[str, List[str]]) -> List[str]:
-    errors, found = check(model_variables(hostvars), groups)
-    return errors + role_variable_errors(hostvars, found["roles"], found["pairs"])
+def _assess(hostvars: Any, groups: Any) -> Tuple[List[str], Optional[Dict[str, Any]]]:
+    """Every error of the model and of the roles' variables, and the plan when there is none.
+    Each host's variables are read once and each group listed once: Ansible's lazy hostvars
+    and groups cost a rebuild or a templating pass on every lookup."""
+    started = time.monotonic()
+    groups = {name: list(members) for name, members in groups.items()}
+    variables = model_variables(hostvars, ROLE_ORDER)
+    errors, found = check(variables, groups)
+    errors += role_variable_errors(variables, found["roles"], found["pairs"])
+    plan = None if errors else plan_of(found["state"])
+    Display().vv(f"lvsha.cluster: cluster model of {len(variables)} hosts checked"
+                 f"{'' if errors else ' and planned'} in {time.monotonic() - started:.2f} s")
+    return errors, plan
 
 
-def cluster_plan(hostvars: Any, groups: Dict[str, List[str]]) -> Dict[str, Any]:
+def cluster_model(hostvars: Any, groups: Any) -> Dict[str, Any]:
+    """``errors`` (every one) and ``plan`` (None when there are errors), from one pass."""
+    errors, plan = _assess(hostvars, groups)
+    return {"errors": errors, "plan": plan}
+
+
+def cluster_model_errors(hostvars: Any, groups: Any) -> List[str]:
+    return _assess(hostvars, groups)[0]
+
+
+def cluster_plan(hostvars: Any, groups: Any) -> Dict[str, Any]:
     """The plan; refused with every error cluster_model_errors finds, so that a role applied on
     its own refuses what validate.yml refuses."""
-    errors = cluster_model_errors(hostvars, groups)
-    try:
-        if errors:
-            raise ModelError(errors)
-        return build_plan(model_variables(hostvars), groups)
-    except ModelError as exc:
-        raise AnsibleFilterError("the cluster model is invalid:\n  " + "\n  ".join(exc.errors)) from None
+    errors, plan = _assess(hostvars, groups)
+    if plan is None:
+        raise AnsibleFilterError("the cluster model is invalid:\n  " + "\n  ".join(errors))
+    return plan
 
 
 class FilterModule:
     def filters(self) -> Dict[str, Any]:
-        return {"cluster_plan": cluster_plan, "cluster_model_errors": cluster_model_errors}
+        return {"cluster_model": cluster_model, "cluster_plan": cluster_plan, "cluster_model_errors": cluster_model_errors}

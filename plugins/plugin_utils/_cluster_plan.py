@@ -198,9 +198,11 @@ def _check(hostvars: Mapping[str, Mapping[str, Any]], groups: Mapping[str, Any])
 
 def check(hostvars: Mapping[str, Mapping[str, Any]], groups: Mapping[str, Any]) -> Tuple[List[str], Dict[str, Any]]:
     """Every finding in the inventory's cluster model (empty when it is sound), with the roles
-    each host would run and the nodes of each pair, as far as the model could be read."""
+    each host would run and the nodes of each pair, as far as the model could be read; and,
+    under ``state``, what :func:`plan_of` builds the plan from."""
     errors, found = _check(hostvars, groups)
-    return errors, {"roles": {host: _flat(kinds) for host, kinds in found["roles"].items()}, "pairs": {name: c.nodes for name, c in found["clusters"].items()}}
+    return errors, {"roles": {host: _flat(kinds) for host, kinds in found["roles"].items()},
+                    "pairs": {name: c.nodes for name, c in found["clusters"].items()}, "state": found}
 
 
 def build_plan(hostvars: Mapping[str, Mapping[str, Any]], groups: Mapping[str, Any]) -> Dict[str, Any]:
@@ -208,6 +210,11 @@ def build_plan(hostvars: Mapping[str, Mapping[str, Any]], groups: Mapping[str, A
     errors, found = _check(hostvars, groups)
     if errors:
         raise ModelError(errors)
+    return plan_of(found)
+
+
+def plan_of(found: Dict[str, Any]) -> Dict[str, Any]:
+    """The plan from a check that found nothing wrong (``check(...)[1]["state"]``)."""
     clusters: Dict[str, Cluster] = found["clusters"]
     derived = found["derived"]
     hosts: Dict[str, Dict[str, Any]] = {}
@@ -233,7 +240,7 @@ def build_plan(hostvars: Mapping[str, Mapping[str, Any]], groups: Mapping[str, A
         for node in cluster.nodes:
             sections = section(node)
             sections["heartbeat"] = _heartbeat(cluster, part.haresources(derived[name], cluster, node))
-    for host, by_kind in _roles(clusters, derived).items():
+    for host, by_kind in found["roles"].items():
         section(host).update(roles_by_kind=by_kind, roles=_flat(by_kind))
     order = found["order"]
     return {

@@ -252,32 +252,50 @@ def _host_vips(derived: Dict[str, Any], cluster: Any, host: str) -> List[Dict[st
     return [host_vip(vip, own) for vip in derived["vips"].values()]
 
 
-def host_section(derived: Dict[str, Any], cluster: Any, host: str) -> Dict[str, Any]:
-    """What ``host`` (a director or a real server of this cluster) needs from it."""
+def _director_view(derived: Dict[str, Any]) -> Dict[str, Any]:
+    """What a director needs of the whole cluster: the table, the health checks and mon's
+    watches, from one pass over the services (each director gets its own copy)."""
     services = derived["services"]
-    is_director = host in derived["directors"]
-    rs_vips: Dict[str, str] = {}
+    entries: Dict[str, List[Tuple[Dict[str, Any], Dict[str, Any]]]] = {}
     for svc in services:
-        if any(rs["host"] == host for rs in svc["realservers"]):
-            rs_vips.setdefault(svc["vip"], svc["forwarding"])
-    watches = []
-    for name in derived["realservers"]:
-        entries = [(svc, rs) for svc in services for rs in svc["realservers"] if rs["host"] == name]
-        watches.append({"group": name, "address": entries[0][1]["address"],
-                        "services": [{"name": svc["name"], "monitor": _monitor(svc, rs),
-                                      "interval": svc["check"]["interval"], "alertafter": svc["check"]["alertafter"],
-                                      "alertevery": svc["check"]["alertevery"]} for svc, rs in entries]})
+        for rs in svc["realservers"]:
+            entries.setdefault(rs["host"], []).append((svc, rs))
     return {
+        "ipvs_services": [_ipvs_service(svc) for svc in services],
+        "health": [{"name": svc["name"], "on_failure": svc["check"]["on_failure"], "service": _ipvs_service(svc),
+                    "hosts": {rs["host"]: i for i, rs in enumerate(svc["realservers"])}} for svc in services],
+        "mon_watches": [{"group": name, "address": entries[name][0][1]["address"],
+                         "services": [{"name": svc["name"], "monitor": _monitor(svc, rs),
+                                       "interval": svc["check"]["interval"], "alertafter": svc["check"]["alertafter"],
+                                       "alertevery": svc["check"]["alertevery"]} for svc, rs in entries[name]]}
+                        for name in derived["realservers"]],
+    }
+
+
+def _realserver_vips(derived: Dict[str, Any], host: str) -> List[Dict[str, str]]:
+    """The VIPs ``host`` answers for as a real server, and how; indexed once per cluster."""
+    if "realserver_vips" not in derived:
+        index: Dict[str, Dict[str, str]] = {}
+        for svc in derived["services"]:
+            for rs in svc["realservers"]:
+                index.setdefault(rs["host"], {}).setdefault(svc["vip"], svc["forwarding"])
+        derived["realserver_vips"] = index
+    return [{"address": a, "forwarding": f} for a, f in sorted(derived["realserver_vips"].get(host, {}).items())]
+
+
+def host_section(derived: Dict[str, Any], cluster: Any, host: str) -> Dict[str, Any]:
+    """What ``host`` (a director or a real server of this cluster) needs from it: a director
+    the table, health checks and watches of the whole cluster, a real server only its VIPs."""
+    is_director = host in derived["directors"]
+    rs_vips = _realserver_vips(derived, host)
+    section = {
         "cluster": cluster.name,
         "is_director": is_director,
         "is_realserver": bool(rs_vips),
         "doubles_as_realserver": is_director and bool(rs_vips),
         "directors": derived["directors"],
-        "vips": _host_vips(derived, cluster, host),
-        "ipvs_services": [_ipvs_service(svc) for svc in services],
-        "health": [{"name": svc["name"], "on_failure": svc["check"]["on_failure"],
-                    "service": _ipvs_service(svc),
-                    "hosts": {rs["host"]: i for i, rs in enumerate(svc["realservers"])}} for svc in services],
-        "realserver_vips": [{"address": a, "forwarding": f} for a, f in sorted(rs_vips.items())],
-        "mon_watches": watches,
+        "realserver_vips": rs_vips,
     }
+    if is_director:
+        section.update(vips=_host_vips(derived, cluster, host), **_director_view(derived))
+    return section

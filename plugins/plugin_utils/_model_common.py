@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import posixpath
 import re
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
 
@@ -46,15 +46,21 @@ class Findings:
         self.errors.append(f"host {host}: {path} = {value!r}: {valid}")
 
 
-def model_variables(hostvars: Any) -> Dict[str, Dict[str, Any]]:
-    """The model's variables (lvsha_*) of every host, as plain mappings.
+def model_variables(hostvars: Any, roles: Iterable[str] = ()) -> Dict[str, Dict[str, Any]]:
+    """The model's variables (lvsha_*) of every host, and those named after ``roles``
+    (ROLE_*), as plain mappings; a PREFIX__ name is internal and never read.
 
-    Ansible's hostvars template lazily: taking only these keeps an unrelated undefined
-    variable on some host from breaking a plan.
+    Ansible's hostvars rebuild a host's variables on every lookup and template lazily: each
+    host is looked up once, and taking only these keys keeps an unrelated undefined variable
+    on some host from breaking a plan.
     """
-    return {name: {key: hostvars[name][key] for key in hostvars[name]
-                   if key.startswith("lvsha_") and not key.startswith("lvsha__")}
-            for name in hostvars}
+    public = tuple(prefix + "_" for prefix in ("lvsha", *roles))
+    internal = tuple(prefix + "_" for prefix in public)
+    result = {}
+    for name in hostvars:
+        host = hostvars[name]
+        result[name] = {key: host[key] for key in host if key.startswith(public) and not key.startswith(internal)}
+    return result
 
 
 def int_in(find: Findings, host: str, path: str, value: Any, low: int, high: int) -> Optional[int]:

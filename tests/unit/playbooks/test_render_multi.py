@@ -17,21 +17,32 @@ HOSTS = ("shop-lb1", "shop-lb2", "shop-web1", "shared-web", "blog-lb1", "blog-lb
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     root = tmp_path_factory.mktemp("render-multi") / "out"
-    proc = run_playbook(REPO / "playbooks" / "render.yml", "-e", f"render_dir={root}", inventories=("multi",))
+    proc = run_playbook(REPO / "playbooks" / "render.yml", "-vv", "-e", f"render_dir={root}", inventories=("multi",))
     return root, proc
 
 
+# The cluster filters say, at -vv, each time they read the inventory and build the plan.
+PLANNED = "lvsha.cluster: cluster model of 13 hosts checked and planned"
+
+
 def test_validate_names_every_cluster() -> None:
-    proc = run_playbook(REPO / "playbooks" / "validate.yml", inventories=("multi",))
+    proc = run_playbook(REPO / "playbooks" / "validate.yml", "-vv", inventories=("multi",))
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "the cluster model is valid (clusters: shop, blog, nas-a, nas-b, pages)" in proc.stdout
+    assert proc.stdout.count(PLANNED) == 1
+
+
+def test_render_plans_once_for_every_host_and_role(rendered) -> None:
+    # The seven roles' render entry points take the plan that render.yml built.
+    _root, proc = rendered
+    assert proc.stdout.count(PLANNED) == 1, [line for line in proc.stdout.splitlines() if "lvsha.cluster: " in line]
 
 
 def test_every_host_of_every_cluster_is_rendered_on_the_controller(rendered) -> None:
     root, proc = rendered
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
     counters = recap(proc.stdout)
-    assert set(counters) == {"localhost", *HOSTS}
+    assert set(counters) == set(HOSTS)
     assert all(c["unreachable"] == 0 and c["failed"] == 0 for c in counters.values()), counters
     assert sorted(p.name for p in root.iterdir() if p.is_dir()) == sorted(HOSTS)
 

@@ -4,13 +4,14 @@
 the way Ansible gives them."""
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any, Dict, Iterator
 
 import pytest
 from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
 
-from ansible_collections.lvsha.cluster.plugins.filter.cluster import FilterModule, cluster_model_errors, cluster_plan
+from ansible_collections.lvsha.cluster.plugins.filter.cluster import FilterModule, cluster_model, cluster_model_errors, cluster_plan
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._cluster_plan import build_plan, check
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import model_variables
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._role_variables import role_options
@@ -115,7 +116,34 @@ def test_cluster_model_errors_adds_the_roles_own_variables(inv: Inventory) -> No
 
 
 def test_filters_are_registered() -> None:
-    assert FilterModule().filters() == {"cluster_plan": cluster_plan, "cluster_model_errors": cluster_model_errors}
+    assert FilterModule().filters() == {"cluster_model": cluster_model, "cluster_plan": cluster_plan,
+                                        "cluster_model_errors": cluster_model_errors}
+
+
+class CountingHostVars(LazyHostVars):
+    """Counts the lookups of each host: Ansible rebuilds a host's variables on every one."""
+
+    def __init__(self, data: Dict[str, Dict[str, Any]]) -> None:
+        super().__init__(data)
+        self.lookups: Counter = Counter()
+
+    def __getitem__(self, host: str) -> LazyVars:
+        self.lookups[host] += 1
+        return super().__getitem__(host)
+
+
+def test_cluster_model_reads_each_host_once_for_the_errors_and_the_plan(inv: Inventory) -> None:
+    hostvars, groups = inv.hostvars(), inv.groups
+    lazy = CountingHostVars(hostvars)
+    assert cluster_model(lazy, groups) == {"errors": [], "plan": build_plan(hostvars, groups)}
+    assert lazy.lookups == Counter(dict.fromkeys(hostvars, 1))
+    inv.services[0]["port"] = 0
+    hostvars = inv.hostvars()
+    lazy = CountingHostVars(hostvars)
+    model = cluster_model(lazy, groups)
+    assert model == {"errors": cluster_model_errors(LazyHostVars(hostvars), groups), "plan": None}
+    assert model["errors"] == ["host lb1: lvsha_lvs_services[0].port = 0: must be 1..65535"]
+    assert lazy.lookups == Counter(dict.fromkeys(hostvars, 1))
 
 
 def test_the_roles_internal_facts_are_not_taken_for_options(inv: Inventory) -> None:

@@ -23,7 +23,7 @@ LVS_INVENTORY := -i inventories/example-lvs/hosts.yml -i inventories/lab/hosts.y
 STORAGE_INVENTORY := -i inventories/example-storage/hosts.yml -i inventories/lab/hosts.yml
 MIRROR_INVENTORY := -i inventories/example-mirror/hosts.yml -i inventories/lab/hosts.yml
 
-.PHONY: help setup docs demo demo-storage demo-mirror test units lint sanity lab lab-build bench-ipvs bench-failover bench-storage bench-mirror bench-transport clean
+.PHONY: help setup docs demo demo-storage demo-mirror test units lint sanity lab lab-build bench-ipvs bench-failover bench-storage bench-mirror bench-transport bench-controller clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -126,3 +126,6 @@ bench-mirror:
 
 bench-transport:
 	env $(LAB_ENV) python3 benchmarks/lab_transport.py $(BENCH_ARGS)
+
+bench-controller: setup
+	python3 benchmarks/controller_scale.py $(BENCH_ARGS)

@@ -12,7 +12,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._cluster_plan import ROLE_ORDER, check, plan_of
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import model_variables
-from ansible_collections.lvsha.cluster.plugins.plugin_utils._role_variables import role_variable_errors
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._role_variables import plan_relation_errors, role_variable_errors
 
 
 def _assess(hostvars: Any, groups: Any) -> Tuple[List[str], Optional[Dict[str, Any]]]:
@@ -25,6 +25,9 @@ def _assess(hostvars: Any, groups: Any) -> Tuple[List[str], Optional[Dict[str, A
     errors, found = check(variables, groups)
     errors += role_variable_errors(variables, found["roles"], found["pairs"])
     plan = None if errors else plan_of(found["state"])
+    if plan is not None:
+        errors = plan_relation_errors(variables, plan)
+        plan = None if errors else plan
     Display().vv(f"lvsha.cluster: cluster model of {len(variables)} hosts checked"
                  f"{'' if errors else ' and planned'} in {time.monotonic() - started:.2f} s")
     return errors, plan
@@ -49,6 +52,17 @@ def cluster_plan(hostvars: Any, groups: Any) -> Dict[str, Any]:
     return plan
 
 
+def role_hosts(plan: Dict[str, Any], kinds: List[str]) -> Dict[str, List[str]]:
+    """Each collection role -> the hosts that run it for clusters of ``kinds``, in inventory
+    order (the hosts of site.yml's role plays)."""
+    hosts: Dict[str, List[str]] = {role: [] for role in ROLE_ORDER}
+    for host, section in plan["hosts"].items():
+        for role in dict.fromkeys(r for kind in kinds for r in section["roles_by_kind"].get(kind, [])):
+            hosts[role].append(host)
+    return hosts
+
+
 class FilterModule:
     def filters(self) -> Dict[str, Any]:
-        return {"cluster_model": cluster_model, "cluster_plan": cluster_plan, "cluster_model_errors": cluster_model_errors}
+        return {"cluster_model": cluster_model, "cluster_plan": cluster_plan, "cluster_model_errors": cluster_model_errors,
+                "cluster_role_hosts": role_hosts}

@@ -177,6 +177,16 @@ options:
       - Within each listed service, delete the live real servers that the service does not list.
     type: bool
     default: false
+  return_table:
+    description:
+      - When to return the whole table (RV(table)). V(auto) returns it when it holds at most 1,000 entries
+        (services and real servers), V(always) at any size, V(never) not at all; RV(counts) and
+        RV(commands) are returned always.
+      - At tens of thousands of entries, copying the table through Ansible's result costs more than the
+        kernel's work.
+    type: str
+    choices: [auto, always, never]
+    default: auto
   save_path:
     description:
       - Also write the whole resulting table to this file in C(ipvsadm-save -n) format (plus C(-x)/C(-y) for
@@ -186,6 +196,8 @@ options:
 notes:
   - Persistence engines (C(--pe)) and tunnel settings that are not declared are preserved on edits.
   - Thresholds are read with C(ipvsadm -Ln --thresholds) because C(ipvsadm -S) does not print them.
+  - Above 1,000 requested entries (services and real servers) the arguments echoed in the result
+    (C(invocation), shown at C(-vvv)) give the number of services and real servers instead of O(services).
   - In diff mode the result holds one diff (the table) or, with O(save_path), a list of two (the table
     and the file).
   - C(ipvsadm) itself tries C(modprobe ip_vs) when IPVS is missing, so in check mode the module does not
@@ -264,10 +276,15 @@ commands:
   sample:
     - "-A -t 192.0.2.100:80 -s wrr"
     - "-a -t 192.0.2.100:80 -r 192.0.2.11:80 -g -w 1"
+counts:
+  description: The number of services and of real servers in the table after the run (in check mode, predicted).
+  returned: always
+  type: dict
+  sample: {services: 1, realservers: 2}
 table:
   description:
     - The whole IPVS table after the run, sorted (in check mode, the predicted table).
-  returned: always
+  returned: as O(return_table) says (by default, a table of at most 1,000 entries)
   type: list
   elements: dict
   contains:
@@ -344,12 +361,15 @@ from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._ipvs imp
     IpvsadmRunner,
     IpvsError,
     IpvsNotLoaded,
+    RETURN_TABLE_CHOICES,
+    TABLE_LIMIT,
     Table,
     ValidationError,
     compute,
     desired_from_params,
     ipvs_loaded,
     render_save,
+    table_result,
     verify,
 )
 
@@ -377,6 +397,7 @@ ARGUMENT_SPEC: Dict[str, Any] = dict(
     services=dict(type="list", elements="dict", default=[], options=SERVICE_OPTIONS),
     purge=dict(type="bool", default=False),
     purge_realservers=dict(type="bool", default=False),
+    return_table=dict(type="str", choices=list(RETURN_TABLE_CHOICES), default="auto"),
     save_path=dict(type="path"),
 )
 
@@ -476,7 +497,7 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
                 msg += f" (ipvsadm -R said: {said})"
             raise CommandError(msg, runner.argv("restore"), rc, out, err, commands=lines)
 
-    result: Dict[str, Any] = {"changed": bool(lines), "commands": lines, "table": after.to_list()}
+    result: Dict[str, Any] = {"changed": bool(lines), "commands": lines, **table_result(after, "table", params["return_table"])}
     diffs: List[Dict[str, str]] = []
     if module._diff:
         diffs.append({"before": render_save(live), "after": render_save(after)})
@@ -492,6 +513,13 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
             diffs.append({"before": current or "", "after": content, "before_header": path, "after_header": path})
     if diffs:
         result["diff"] = diffs if path else diffs[0]
+    requested = sum(1 + len(svc.get("realservers") or []) for svc in params["services"])
+    if requested > TABLE_LIMIT:
+        # Ansible echoes a module's arguments in its result (invocation): for a large request
+        # that copy costs more than the whole run, so the services are summarised there.
+        result["invocation"] = {"module_args": dict(
+            params, services=f"{len(params['services'])} services with {requested - len(params['services'])} real servers "
+                             f"(not echoed above {TABLE_LIMIT} entries)")}
     return result
 
 

@@ -34,6 +34,16 @@ options:
       - Add the rates of every service and real server (RV(services[].rates)).
     type: bool
     default: false
+  return_table:
+    description:
+      - When to return the whole table (RV(services)). V(auto) returns it when it holds at most 1,000 entries
+        (services and real servers), V(always) at any size, V(never) not at all; RV(counts) is returned
+        always.
+      - At tens of thousands of entries, copying the table through Ansible's result costs more than reading
+        it from the kernel.
+    type: str
+    choices: [auto, always, never]
+    default: auto
 seealso:
   - module: lvsha.cluster.ipvs
 """
@@ -66,9 +76,14 @@ size:
   returned: always
   type: int
   sample: 4096
+counts:
+  description: The number of services and of real servers in the table (zero if IPVS is not loaded).
+  returned: always
+  type: dict
+  sample: {services: 1, realservers: 2}
 services:
   description: Virtual services, sorted by family, protocol, address and port, fwmark services last.
-  returned: always
+  returned: as O(return_table) says (by default, a table of at most 1,000 entries; an empty list if IPVS is not loaded)
   type: list
   elements: dict
   contains:
@@ -173,13 +188,15 @@ from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._ipvs imp
     IpvsadmRunner,
     IpvsError,
     IpvsNotLoaded,
+    RETURN_TABLE_CHOICES,
     ipvs_loaded,
+    table_result,
 )
 
 
 def _not_loaded() -> Dict[str, Any]:
     return {"changed": False, "loaded": False, "version": None, "size": None,
-            "services": [], "timeouts": {}, "daemons": []}
+            "counts": {"services": 0, "realservers": 0}, "services": [], "timeouts": {}, "daemons": []}
 
 
 def run_module(module: AnsibleModule) -> Dict[str, Any]:
@@ -200,7 +217,7 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
         "loaded": True,
         "version": table.info.get("version"),
         "size": table.info.get("size"),
-        "services": table.to_list(tunnel=False),
+        **table_result(table, "services", module.params["return_table"], tunnel=False),
         "timeouts": runner.timeouts(),
         "daemons": runner.daemons(),
     }
@@ -211,6 +228,7 @@ def main() -> None:
         argument_spec=dict(
             stats=dict(type="bool", default=False),
             rates=dict(type="bool", default=False),
+            return_table=dict(type="str", choices=list(RETURN_TABLE_CHOICES), default="auto"),
         ),
         supports_check_mode=True,
     )

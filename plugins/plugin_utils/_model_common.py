@@ -46,20 +46,57 @@ class Findings:
         self.errors.append(f"host {host}: {path} = {value!r}: {valid}")
 
 
+# Jinja's default delimiters: a value without any needs no templating.
+TEMPLATE_MARKERS = ("{{", "{%", "{#")
+
+
+def _has_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return any(marker in value for marker in TEMPLATE_MARKERS)
+    if isinstance(value, Mapping):
+        return any(_has_template(k) or _has_template(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_template(item) for item in value)
+    return False
+
+
 def model_variables(hostvars: Any, roles: Iterable[str] = ()) -> Dict[str, Dict[str, Any]]:
     """The model's variables (lvsha_*) of every host, and those named after ``roles``
     (ROLE_*), as plain mappings; a PREFIX__ name is internal and never read.
 
-    Ansible's hostvars rebuild a host's variables on every lookup and template lazily: each
-    host is looked up once, and taking only these keys keeps an unrelated undefined variable
-    on some host from breaking a plan.
+    Ansible's hostvars rebuild a host's variables on every lookup and template every value
+    read, again for each host: a cluster-wide list set once in group_vars would be templated
+    once per host. So each host is read once, through ``raw_get`` where hostvars has it, and
+    only a value that holds a template is templated (a value shared by many hosts is scanned
+    once). Taking only these keys keeps an unrelated undefined variable on some host from
+    breaking a plan.
     """
     public = tuple(prefix + "_" for prefix in ("lvsha", *roles))
     internal = tuple(prefix + "_" for prefix in public)
+    raw_get = getattr(hostvars, "raw_get", None)
+    scanned: Dict[int, Tuple[Any, bool]] = {}  # id(raw value) -> (the value, holds a template)
+
+    def needs_templating(value: Any) -> bool:
+        seen = scanned.get(id(value))
+        if seen is None or seen[0] is not value:
+            seen = scanned[id(value)] = (value, _has_template(value))
+        return seen[1]
+
     result = {}
     for name in hostvars:
-        host = hostvars[name]
-        result[name] = {key: host[key] for key in host if key.startswith(public) and not key.startswith(internal)}
+        source = raw_get(name) if raw_get is not None else hostvars[name]
+        templated = None if raw_get is not None else source
+        wanted = {}
+        for key in source:
+            if not key.startswith(public) or key.startswith(internal):
+                continue
+            if raw_get is not None and not needs_templating(source[key]):
+                wanted[key] = source[key]
+                continue
+            if templated is None:
+                templated = hostvars[name]
+            wanted[key] = templated[key]
+        result[name] = wanted
     return result
 
 

@@ -82,3 +82,15 @@ def role_variable_errors(hostvars: Mapping[str, Mapping[str, Any]], roles: Mappi
                              f"({NotShown() if secret else hostvars[first].get(name)!r}); both nodes of cluster "
                              f"{cluster} must run role {role} alike: set it on the pair's group")
     return find.errors
+
+
+def plan_relation_errors(variables: Mapping[str, Mapping[str, Any]], plan: Mapping[str, Any]) -> List[str]:
+    """The roles' variables that the plan makes necessary: a real server of a NAT service
+    routes its replies through the directors (realserver_nat_gateway)."""
+    find = Findings()
+    for host, section in plan["hosts"].items():
+        nat = any(vip["forwarding"] == "nat" for vip in (section.get("lvs") or {}).get("realserver_vips", []))
+        if nat and "realserver" in section["roles"] and not variables[host].get("realserver_nat_gateway"):
+            find.add(host, "realserver_nat_gateway", variables[host].get("realserver_nat_gateway"),
+                     "is required for nat forwarding: the directors' floating inside address (role realserver)")
+    return find.errors

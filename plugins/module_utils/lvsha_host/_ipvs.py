@@ -332,6 +332,22 @@ class Table:
         return [svc.to_dict(tunnel) for svc in sorted_services(self)]
 
 
+# Above this many entries (services and real servers) a module returns the table only when
+# asked (return_table: always): copying a result through Ansible costs more than the kernel's
+# work at tens of thousands of entries.
+TABLE_LIMIT = 1000
+RETURN_TABLE_CHOICES = ("auto", "always", "never")
+
+
+def table_result(table: "Table", key: str, return_table: str, tunnel: bool = True) -> Dict[str, Any]:
+    """``counts`` of the table, and the table itself under ``key`` as ``return_table`` says."""
+    realservers = sum(len(svc.realservers) for svc in table.services.values())
+    result: Dict[str, Any] = {"counts": {"services": len(table.services), "realservers": realservers}}
+    if return_table == "always" or (return_table == "auto" and len(table.services) + realservers <= TABLE_LIMIT):
+        result[key] = table.to_list(tunnel)
+    return result
+
+
 def _service_sort_key(svc: Service) -> Tuple[int, int, int, bytes, int]:
     # One canonical order: address services by family, protocol, address and port, then fwmarks.
     family = 10 if svc.family == "ipv6" else 2

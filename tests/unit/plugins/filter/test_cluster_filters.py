@@ -11,7 +11,8 @@ from typing import Any, Dict, Iterator
 import pytest
 from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
 
-from ansible_collections.lvsha.cluster.plugins.filter.cluster import FilterModule, cluster_model, cluster_model_errors, cluster_plan
+from ansible_collections.lvsha.cluster.plugins.filter.cluster import (
+    FilterModule, cluster_model, cluster_model_errors, cluster_plan, role_hosts)
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._cluster_plan import build_plan, check
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import model_variables
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._role_variables import role_options
@@ -117,7 +118,19 @@ def test_cluster_model_errors_adds_the_roles_own_variables(inv: Inventory) -> No
 
 def test_filters_are_registered() -> None:
     assert FilterModule().filters() == {"cluster_model": cluster_model, "cluster_plan": cluster_plan,
-                                        "cluster_model_errors": cluster_model_errors}
+                                        "cluster_model_errors": cluster_model_errors, "cluster_role_hosts": role_hosts}
+
+
+def test_the_hosts_of_each_role_for_the_kinds_asked() -> None:
+    # site.yml's role plays: every role listed, in inventory order, only for the kinds selected.
+    plan = cluster_plan(*combined("example-lvs", "example-storage", "example-mirror"))
+    assert role_hosts(plan, ["lvs", "storage", "mirror"]) == {
+        "realserver": ["lb2", "web1", "web2"], "director": ["lb1", "lb2"], "mon": ["lb1", "lb2"],
+        "drbd": ["nas1", "nas2"], "nfs": ["nas1", "nas2"], "rsync_mirror": ["mr1", "mr2"],
+        "heartbeat": ["lb1", "lb2", "nas1", "nas2", "mr1", "mr2"]}
+    only_lvs = role_hosts(plan, ["lvs"])
+    assert only_lvs["heartbeat"] == ["lb1", "lb2"] and only_lvs["drbd"] == [] and only_lvs["realserver"] == ["lb2", "web1", "web2"]
+    assert all(hosts == [] for hosts in role_hosts(plan, []).values())
 
 
 class CountingHostVars(LazyHostVars):

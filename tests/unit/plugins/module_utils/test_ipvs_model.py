@@ -602,3 +602,22 @@ def test_parse_thresholds_keeps_only_non_zero() -> None:
     assert parse_thresholds(fixture("list_thresholds_extra.txt")) == {}
     with pytest.raises(ParseError):
         parse_thresholds(recorded("list_mixed"))  # not a --thresholds listing
+
+
+def _table_of(entries: int) -> Table:
+    """One service with ``entries - 1`` real servers."""
+    text = "-A -t 192.0.2.100:80 -s wlc\n" + "".join(
+        f"-a -t 192.0.2.100:80 -r 198.18.{i // 250}.{i % 250 + 1}:80 -g -w 1\n" for i in range(entries - 1))
+    return parse_save(text)
+
+
+@pytest.mark.parametrize("entries, return_table, returned", [
+    (_ipvs.TABLE_LIMIT, "auto", True), (_ipvs.TABLE_LIMIT + 1, "auto", False),
+    (_ipvs.TABLE_LIMIT + 1, "always", True), (3, "never", False)])
+def test_the_table_is_returned_as_asked_and_the_counts_always(entries: int, return_table: str, returned: bool) -> None:
+    table = _table_of(entries)
+    result = _ipvs.table_result(table, "table", return_table)
+    assert result["counts"] == {"services": 1, "realservers": entries - 1}
+    assert ("table" in result) is returned
+    if returned:
+        assert result["table"] == table.to_list()

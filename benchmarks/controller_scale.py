@@ -102,7 +102,7 @@ def main() -> int:
                 figures["render"] = [str(REPO / "playbooks" / "render.yml"), "-e", f"render_dir={work / 'rendered'}"]
             times: Dict[str, List[float]] = {name: [] for name in figures}
             peak: Dict[str, int] = {name: 0 for name in figures}
-            for _ in range(args.runs):
+            for _run in range(args.runs):
                 # The figures in turn within each run, so that all see the same machine load.
                 for name, argv in figures.items():
                     took, rss = timed(["ansible-playbook", "-i", str(hosts)] + argv, env)

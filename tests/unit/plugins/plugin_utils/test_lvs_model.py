@@ -172,7 +172,7 @@ def test_nat_service_with_own_ports_persistence_and_check_port(inv: Inventory) -
     assert [s["name"] for s in lb2["services"]] == ["www"]
     # web1 serves .50 by direct routing (VIP on lo) and .51 through NAT (no VIP at all).
     assert plan_of(inv, "web1")["realserver_vips"] == [{"address": "192.0.2.50", "forwarding": "dr"},
-                                       {"address": "192.0.2.51", "forwarding": "nat"}]
+                                                       {"address": "192.0.2.51", "forwarding": "nat"}]
 
 
 def test_ping_check_and_tunnel_forwarding(inv: Inventory) -> None:

@@ -15,38 +15,42 @@ from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._role_variables import plan_relation_errors, role_variable_errors
 
 
-def _assess(hostvars: Any, groups: Any) -> Tuple[List[str], Optional[Dict[str, Any]]]:
-    """Every error of the model and of the roles' variables, and the plan when there is none.
-    Each host's variables are read once and each group listed once: Ansible's lazy hostvars
-    and groups cost a rebuild or a templating pass on every lookup."""
+def _assess(hostvars: Any, groups: Any, planned: bool = True) -> Tuple[List[str], List[str], Optional[Dict[str, Any]]]:
+    """Every error of the model and of the roles' variables, the clusters' names, and the plan
+    when there is no error and ``planned``. Each host's variables are read once and each group
+    listed once: Ansible's lazy hostvars and groups cost a rebuild or a templating pass on
+    every lookup."""
     started = time.monotonic()
     groups = {name: list(members) for name, members in groups.items()}
     variables = model_variables(hostvars, ROLE_ORDER)
     errors, found = check(variables, groups)
     errors += role_variable_errors(variables, found["roles"], found["pairs"])
+    # The plan is built (and its relations to the roles' variables checked) even when not
+    # kept, so that every caller gets the same errors.
     plan = None if errors else plan_of(found["state"])
     if plan is not None:
         errors = plan_relation_errors(variables, plan)
         plan = None if errors else plan
     Display().vv(f"lvsha.cluster: cluster model of {len(variables)} hosts checked"
                  f"{'' if errors else ' and planned'} in {time.monotonic() - started:.2f} s")
-    return errors, plan
+    return errors, list(found["state"]["clusters"]), plan if planned else None
 
 
-def cluster_model(hostvars: Any, groups: Any) -> Dict[str, Any]:
-    """``errors`` (every one) and ``plan`` (None when there are errors), from one pass."""
-    errors, plan = _assess(hostvars, groups)
-    return {"errors": errors, "plan": plan}
+def cluster_model(hostvars: Any, groups: Any, plan: bool = True) -> Dict[str, Any]:
+    """``errors`` (every one), ``clusters`` (their names) and ``plan`` (None when there are
+    errors, or when not asked for: a large plan costs more to keep as a fact than to build)."""
+    errors, clusters, built = _assess(hostvars, groups, plan)
+    return {"errors": errors, "clusters": clusters, "plan": built}
 
 
 def cluster_model_errors(hostvars: Any, groups: Any) -> List[str]:
-    return _assess(hostvars, groups)[0]
+    return _assess(hostvars, groups, planned=False)[0]
 
 
 def cluster_plan(hostvars: Any, groups: Any) -> Dict[str, Any]:
     """The plan; refused with every error cluster_model_errors finds, so that a role applied on
     its own refuses what validate.yml refuses."""
-    errors, plan = _assess(hostvars, groups)
+    errors, _clusters, plan = _assess(hostvars, groups)
     if plan is None:
         raise AnsibleFilterError("the cluster model is invalid:\n  " + "\n  ".join(errors))
     return plan

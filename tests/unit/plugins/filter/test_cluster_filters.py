@@ -148,19 +148,20 @@ class CountingHostVars(LazyHostVars):
 def test_cluster_model_reads_each_host_once_for_the_errors_and_the_plan(inv: Inventory) -> None:
     hostvars, groups = inv.hostvars(), inv.groups
     lazy = CountingHostVars(hostvars)
-    assert cluster_model(lazy, groups) == {"errors": [], "plan": build_plan(hostvars, groups)}
+    assert cluster_model(lazy, groups) == {"errors": [], "clusters": ["web"], "plan": build_plan(hostvars, groups)}
     assert lazy.lookups == Counter(dict.fromkeys(hostvars, 1))
+    assert cluster_model(hostvars, groups, plan=False) == {"errors": [], "clusters": ["web"], "plan": None}
     inv.services[0]["port"] = 0
     hostvars = inv.hostvars()
     lazy = CountingHostVars(hostvars)
     model = cluster_model(lazy, groups)
-    assert model == {"errors": cluster_model_errors(LazyHostVars(hostvars), groups), "plan": None}
+    assert model == {"errors": cluster_model_errors(LazyHostVars(hostvars), groups), "clusters": ["web"], "plan": None}
     assert model["errors"] == ["host lb1: lvsha_lvs_services[0].port = 0: must be 1..65535"]
     assert lazy.lookups == Counter(dict.fromkeys(hostvars, 1))
 
 
 def test_the_roles_internal_facts_are_not_taken_for_options(inv: Inventory) -> None:
-    # Each role's plan step sets ROLE__cluster on the hosts of its play; the next role's plan
+    # A role sets its own facts (ROLE__NAME) on the hosts of its play; the next role's plan
     # step must not report it (ROLE_NAME is the role's option space, ROLE__NAME its own facts).
     hostvars, groups = inv.hostvars(), inv.groups
     hostvars["lb2"]["realserver__cluster"] = {"hosts": {}}

@@ -145,6 +145,41 @@ class CountingHostVars(LazyHostVars):
         return super().__getitem__(host)
 
 
+class RawHostVars(CountingHostVars):
+    """Ansible's hostvars with ``raw_get`` (the variables before templating); counts each
+    value templated through ``hostvars[host][key]``."""
+
+    def __init__(self, data: Dict[str, Dict[str, Any]]) -> None:
+        super().__init__(data)
+        self.templated: Counter = Counter()
+
+    def raw_get(self, host: str) -> Dict[str, Any]:
+        return self._data[host]
+
+    def __getitem__(self, host: str) -> LazyVars:
+        outer = self
+
+        class Templating(LazyVars):
+            def __getitem__(self, key: str) -> Any:
+                outer.templated[host, key] += 1
+                return super().__getitem__(key)
+
+        self.lookups[host] += 1
+        return Templating(self._data[host], {})
+
+
+def test_only_values_that_hold_a_template_are_templated(inv: Inventory) -> None:
+    # A cluster-wide list set once in group_vars is the same value on every host: templating it
+    # for each host made the check quadratic in the number of real servers.
+    inv.host_vars["web1"]["lvsha_private_address"] = "{{ '198.51.100.21' }}"
+    hostvars, groups = inv.hostvars(), inv.groups
+    raw = RawHostVars(hostvars)
+    model = cluster_model(raw, groups)
+    assert model["errors"] == [] and model["plan"] is not None
+    assert raw.templated == Counter({("web1", "lvsha_private_address"): 1})
+    assert raw.lookups == Counter({"web1": 1})
+
+
 def test_cluster_model_reads_each_host_once_for_the_errors_and_the_plan(inv: Inventory) -> None:
     hostvars, groups = inv.hostvars(), inv.groups
     lazy = CountingHostVars(hostvars)

@@ -47,14 +47,16 @@ def argument_spec() -> Dict[str, Any]:
     return result
 
 
-def _directory(root: str, relative: str) -> str:
-    """root/relative, created component by component (0755); an existing symlink on the way is
-    refused, so that nothing is written outside root."""
+def _directory(root: str, relative: str, create: bool) -> str:
+    """root/relative, created component by component (0755) when ``create``; an existing
+    symlink on the way is refused, so that nothing is written outside root."""
     path = root
     for part in [p for p in relative.split("/") if p]:
         if part in (".", ".."):
             raise AnsibleActionFail(f"refusing the path component {part!r} in {relative!r}")
         path = os.path.join(path, part)
+        if not create:
+            continue
         try:
             os.mkdir(path, 0o755)
         except FileExistsError:
@@ -100,13 +102,14 @@ class ActionModule(ActionBase):
                                        for entry in args["files"] if entry["when"]]
         host = task_vars["inventory_hostname"]
         role = os.path.basename(role_path.rstrip("/"))
-        root = _directory(render_dir, host)
+        writing = not self._task.check_mode
+        root = _directory(render_dir, host, writing)
         written = []
         for entry in files:
             dest = entry["dest"]
             if not dest.startswith("/"):
                 raise AnsibleActionFail(f"{role}: dest {dest!r} must be an absolute path")
-            target = os.path.join(_directory(root, os.path.dirname(dest)), os.path.basename(dest))
+            target = os.path.join(_directory(root, os.path.dirname(dest), writing), os.path.basename(dest))
             if "template" in entry:
                 data = self._render(os.path.join(role_path, "templates", entry["template"]), entry, dest, task_vars).encode()
             elif "file" in entry:
@@ -114,13 +117,13 @@ class ActionModule(ActionBase):
                     data = handle.read()
             else:
                 data = str(entry["content"]).encode()
-            if not self._task.check_mode:
+            if writing:
                 _write(target, data, int(str(entry["mode"]), 8))
             written.append(dest)
         listing = {"host": host, "role": role,
                    "files": sorted(({k: v for k, v in entry.items() if k != "data"} for entry in files),
                                    key=lambda e: e["dest"])}
-        if not self._task.check_mode:
+        if writing:
             _write(os.path.join(render_dir, f".lvsha-files.{host}.{role}.json"),
                    json.dumps(listing, indent=4, sort_keys=True).encode(), 0o644)
         result.update(changed=bool(written), files=sorted(written))

@@ -296,3 +296,14 @@ def test_a_directory_that_render_did_not_write_is_left_alone(tmp_path) -> None:
     # The play stopped at the check: no role rendered, nothing changed anywhere.
     assert "TASK [Render each role in render mode]" not in proc.stdout
     assert {host: counts["changed"] for host, counts in recap(proc.stdout).items()} == {"lb1": 0}
+
+
+def test_check_mode_renders_nothing_and_reports_what_it_would_write(tmp_path) -> None:
+    target = tmp_path / "out"
+    proc = run_playbook(RENDER, "--check", "-e", f"render_dir={target}", inventories=("lvs",))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    assert not target.exists()
+    counters = recap(proc.stdout)
+    assert all(counters[host]["changed"] > 0 for host in ("lb1", "lb2", "web1", "web2")), counters
+    # Nothing was written, so the daemons' parsers have nothing to load.
+    assert re.search(r"TASK \[Load every DRBD file[^\n]*\n+skipping: ", proc.stdout), proc.stdout[-3000:]

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Mapping
 import yaml
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import Findings, NotShown
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import Findings, NotShown, ipv4
 
 ROLES = Path(__file__).resolve().parents[2] / "roles"
 # What an argument spec entry says about a value (not its documentation or default).
@@ -86,11 +86,17 @@ def role_variable_errors(hostvars: Mapping[str, Mapping[str, Any]], roles: Mappi
 
 def plan_relation_errors(variables: Mapping[str, Mapping[str, Any]], plan: Mapping[str, Any]) -> List[str]:
     """The roles' variables that the plan makes necessary: a real server of a NAT service
-    routes its replies through the directors (realserver_nat_gateway)."""
+    routes its replies through the directors (realserver_nat_gateway, an address: the role
+    writes it into its configuration)."""
     find = Findings()
     for host, section in plan["hosts"].items():
         nat = any(vip["forwarding"] == "nat" for vip in (section.get("lvs") or {}).get("realserver_vips", []))
-        if nat and "realserver" in section["roles"] and not variables[host].get("realserver_nat_gateway"):
-            find.add(host, "realserver_nat_gateway", variables[host].get("realserver_nat_gateway"),
+        if not nat or "realserver" not in section["roles"]:
+            continue
+        gateway = variables[host].get("realserver_nat_gateway")
+        if not gateway:
+            find.add(host, "realserver_nat_gateway", gateway,
                      "is required for nat forwarding: the directors' floating inside address (role realserver)")
+        else:
+            ipv4(find, host, "realserver_nat_gateway", gateway)
     return find.errors

@@ -75,7 +75,6 @@ def _write(path: str, data: bytes, mode: int) -> None:
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("files", "role_path", "render_dir"))
 
     def _render(self, source: str, entry: Dict[str, Any], dest: str, task_vars: Dict[str, Any]) -> str:
         with open(source, encoding="utf-8") as handle:
@@ -107,8 +106,8 @@ class ActionModule(ActionBase):
         written = []
         for entry in files:
             dest = entry["dest"]
-            if not dest.startswith("/"):
-                raise AnsibleActionFail(f"{role}: dest {dest!r} must be an absolute path")
+            if not dest.startswith("/") or os.path.basename(dest) in ("", ".", ".."):
+                raise AnsibleActionFail(f"{role}: dest {dest!r} must be an absolute path to a file")
             target = os.path.join(_directory(root, os.path.dirname(dest), writing), os.path.basename(dest))
             if "template" in entry:
                 data = self._render(os.path.join(role_path, "templates", entry["template"]), entry, dest, task_vars).encode()

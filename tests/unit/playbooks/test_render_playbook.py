@@ -307,3 +307,28 @@ def test_check_mode_renders_nothing_and_reports_what_it_would_write(tmp_path) ->
     assert all(counters[host]["changed"] > 0 for host in ("lb1", "lb2", "web1", "web2")), counters
     # Nothing was written, so the daemons' parsers have nothing to load.
     assert re.search(r"TASK \[Load every DRBD file[^\n]*\n+skipping: ", proc.stdout), proc.stdout[-3000:]
+
+
+def test_the_render_action_follows_no_symlink_and_refuses_dot_components(tmp_path) -> None:
+    # render_dir/HOST planted as a symlink elsewhere, and destinations that climb out.
+    render_dir, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    render_dir.mkdir()
+    elsewhere.mkdir()
+    (render_dir / "localhost").symlink_to(elsewhere)
+    play = tmp_path / "play.yml"
+    play.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": f"write {dest}", "lvsha.cluster.render_files": {
+            "files": [{"content": "x\n", "dest": dest, "mode": "0644"}], "role_path": str(tmp_path),
+            "render_dir": str(render_dir)}, "ignore_errors": True}
+        for dest in ("/etc/a.conf", "/etc/../a.conf", "/etc/..")]}]))
+    proc = run_playbook(play, inventories=())
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    assert list(elsewhere.iterdir()) == []
+    assert proc.stdout.count("FAILED!") == 3, proc.stdout[-3000:]
+    assert "not a directory of its own (a symlink?)" in proc.stdout
+    (render_dir / "localhost").unlink()
+    proc = run_playbook(play, inventories=())
+    assert proc.stdout.count("FAILED!") == 2, proc.stdout[-3000:]
+    assert "refusing the path component '..' in '/etc/..'" in proc.stdout
+    assert "must be an absolute path to a file" in proc.stdout
+    assert (render_dir / "localhost/etc/a.conf").read_text() == "x\n"

@@ -21,7 +21,7 @@ def source(entry: Dict[str, Any]) -> str:
 
 def declared_files(role: str) -> List[Dict[str, Any]]:
     """The entries of the role's file declaration (the fields:
-    roles/render_files/meta/argument_specs.yml) as written; for files built once per instance
+    plugins/modules/render_files.py) as written; for files built once per instance
     (the DRBD resource files), the entry they are built from."""
     def walk(value: Any) -> Iterator[Dict[str, Any]]:
         if isinstance(value, dict):

@@ -65,10 +65,11 @@ def changed(proc: subprocess.CompletedProcess) -> dict:
     return {host: int(count) for host, count in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", proc.stdout, re.M)}
 
 
-def ran_on(proc: subprocess.CompletedProcess) -> dict:
-    """Host -> tasks that succeeded on it (ok + changed) in a run's recap. The deploy playbooks
-    check the model in their first task: a refused model leaves 0 for every host."""
-    return {host: int(ok) for host, ok in re.findall(r"^(\S+)\s+: ok=(\d+)", proc.stdout, re.M)}
+def role_tasks(proc: subprocess.CompletedProcess) -> List[str]:
+    """The role tasks a run started ("TASK [lvsha.cluster.ROLE : name]"). Every task that touches
+    a host is a role's: the deploy playbooks check the model on the controller first, so a
+    refused model leaves this list empty."""
+    return re.findall(r"^TASK \[(lvsha\.cluster\.\w+ : .*)\]", proc.stdout, re.M)
 
 
 def wait_for(what: str, predicate: Callable[[], bool], timeout: float, step: float = 0.5) -> float:

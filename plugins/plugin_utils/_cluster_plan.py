@@ -18,25 +18,28 @@ finding; :func:`check` returns the findings.
 """
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _lvs_model, _mirror_model, _schema, _storage_model
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
-    NAME_RE, SEGMENTS, Findings, ModelError, NotShown, unknown_field)
+    NAME_RE, SEGMENTS, Findings, ModelError, NotShown, interface, unknown_field)
 
 PARTS = {part.KIND: part for part in (_lvs_model, _storage_model, _mirror_model)}
 DECLARATION = "lvsha_cluster"
 DECLARATION_FIELDS = _schema.fields(DECLARATION)
 # A haresources entry: a resource script and its ::-separated arguments, one word of safe
 # characters (heartbeat splits the line on blanks and hands the arguments to the script).
-RESOURCE_RE = re.compile(r"[A-Za-z0-9_.-]+(::[A-Za-z0-9_.,/@%+=-]+)*\Z")
+RESOURCE_RE = re.compile(r"(?=.{1,255}\Z)[A-Za-z0-9_.-]+(::[A-Za-z0-9_.,/@%+=-]+)*\Z")
 # The roles each kind's pair nodes run besides heartbeat, and the order they are applied in.
 PAIR_ROLES = {"lvs": ("director", "mon"), "storage": ("drbd", "nfs"), "mirror": ("rsync_mirror",)}
 ROLE_ORDER = ("realserver", "director", "mon", "drbd", "nfs", "rsync_mirror", "heartbeat")
 # Variables that an earlier model had, and what took their place.
 RETIRED = {"lvsha_mirror_primary": "is replaced by lvsha_cluster.preferred (set on the pair's group)"}
+# lvsha_* variables that the playbooks read (extra variables reach every host's variables).
+PLAYBOOK_VARIABLES = ("lvsha_render_dir", "lvsha_render_secret", "lvsha_site_kinds")
 
 
 @dataclass
@@ -148,6 +151,15 @@ def _cross_checks(find: Findings, hostvars: Mapping[str, Mapping[str, Any]], clu
             if address is not None and str(address) in used:
                 find.add(host, f"lvsha_{segment}_address", address,
                          f"is the floating address {used[str(address)]}; heartbeat would take it from this host")
+    planned = sorted({node for cluster in clusters.values() for node in cluster.nodes}
+                     | {host for name, cluster in clusters.items() if cluster.kind == "lvs" for host in derived[name]["realservers"]})
+    for host in planned:
+        for segment in SEGMENTS:
+            if hostvars[host].get(f"lvsha_{segment}_interface") is not None:
+                interface(find, host, f"lvsha_{segment}_interface", hostvars[host][f"lvsha_{segment}_interface"])
+        public, private = (hostvars[host].get(f"lvsha_{segment}_address") for segment in SEGMENTS)
+        if public is not None and public == private:
+            find.add(host, "lvsha_private_address", private, "must differ from lvsha_public_address: two segments, two addresses")
     pair_of = {node: name for name, cluster in clusters.items() for node in cluster.nodes}
     for name, cluster in clusters.items():
         if cluster.kind != "lvs":
@@ -174,10 +186,15 @@ def _heartbeat(cluster: Cluster, chain: List[str]) -> Dict[str, Any]:
 def _check(hostvars: Mapping[str, Mapping[str, Any]], groups: Mapping[str, Any]) -> Tuple[List[str], Dict[str, Any]]:
     find = Findings()
     order = [host for host in (groups.get("all") or hostvars) if host in hostvars]
+    known = set(_schema.schema()) | set(PLAYBOOK_VARIABLES)
     for host in order:
-        for variable, instead in RETIRED.items():
-            if variable in hostvars[host]:
-                find.add(host, variable, hostvars[host][variable], instead)
+        for variable in sorted(name for name in hostvars[host] if name.startswith("lvsha_") and not name.startswith("lvsha__")):
+            if variable in RETIRED:
+                find.add(host, variable, hostvars[host][variable], RETIRED[variable])
+            elif variable not in known:
+                near = difflib.get_close_matches(variable, sorted(known), n=1)
+                find.add(host, variable, NotShown(), "is not a variable of the cluster model (docs/model.md)"
+                         + (f"; did you mean {near[0]}?" if near else ""))
     clusters = _declarations(find, hostvars, order)
     if not clusters and not find.errors:
         find.add("localhost", DECLARATION, None,

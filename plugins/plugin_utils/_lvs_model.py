@@ -13,6 +13,8 @@ addresses a real server carries, mon's watches. ``_cluster_plan.py`` calls both.
 """
 from __future__ import annotations
 
+import re
+
 import ipaddress
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -21,6 +23,8 @@ from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
     NAME_RE, Findings, host_address, host_vip, in_range, interface, ipv4, one_of, unknown_field)
 
+# What a check may ask for: a URL path without a query, nothing a shell reads as more than a character.
+URL_PATH_RE = re.compile(r"/[A-Za-z0-9._~%/+=:@,-]{0,254}\Z")
 KIND = "lvs"
 # The cluster-wide variables: one value for every host of the cluster.
 SETTINGS = _schema.settings(KIND)
@@ -74,8 +78,9 @@ def _check(find: Findings, host: str, path: str, raw: Any) -> Dict[str, Any]:
             check[name] = number
     if "port" in check:
         check["port"] = in_range(find, host, f"{path}.port", check["port"], f"{CHECK}.port")
-    if not str(check["path"]).startswith("/") or any(c.isspace() for c in str(check["path"])):
-        find.add(host, f"{path}.path", check["path"], "must be a URL path starting with / and without spaces")
+    if not isinstance(check["path"], str) or not URL_PATH_RE.fullmatch(check["path"]):
+        find.add(host, f"{path}.path", check["path"],
+                 "must be a URL path starting with /, up to 255 of letters, digits and ._~%/+=:@,- (mon hands it to its monitor)")
     return check
 
 

@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Mapping
 
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
-    NAME_RE, Findings, abs_path, check_pair_nodes, flag, floating_address, host_address, host_vip, in_range, pair_floating, pair_members, unknown_field)
+    NAME_RE, PSEUDO_DIRS, Findings, abs_path, check_pair_nodes, flag, floating_address, host_address, host_vip, in_range, pair_floating, pair_members, unknown_field)
 
 KIND = "mirror"
 # The cluster-wide variables: one value for both nodes.
@@ -39,18 +39,29 @@ STATE_MODULE = "lvsha-state"
 STATE_DIR = "/var/lib/lvsha-mirror"
 CONFIG_DIR = "/etc/lvsha/mirror"
 USER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}\Z")
-UNIT_RE = re.compile(r"[A-Za-z0-9:_.@-]+\.(service|target)\Z")
-MAIL_RE = re.compile(r"[^@\s,;\"'<>]+@[A-Za-z0-9.-]+\Z")
+UNIT_RE = re.compile(r"(?=.{1,255}\Z)[A-Za-z0-9:_.@-]+\.(service|target)\Z")
+MAIL_RE = re.compile(r"[A-Za-z0-9_.+=-]{1,64}@[A-Za-z0-9.-]{1,253}\Z")
+COMMENT_MAX = 200
+# A line of an exclude file that rsync reads as more than a pattern: "!" clears the list,
+# "#" and ";" start comments, "+ " and "- " make include and exclude rules.
+PATTERN_RULES = ("!", "#", ";", "+ ", "- ")
+PATTERN_MAX = 1024
 PATTERN_BAD = ("\n", "\r", "\0")
 
 
 def _patterns(find: Findings, host: str, path: str, raw: Any) -> List[str]:
     if raw is None:
         return []
-    if not isinstance(raw, list) or not all(isinstance(p, str) and p and not any(c in p for c in PATTERN_BAD)
-                                            for p in raw):
-        find.add(host, path, raw, "must be a list of rsync exclude patterns (non-empty strings, one line each)")
+    if not isinstance(raw, list):
+        find.add(host, path, raw, "must be a list of rsync exclude patterns")
         return []
+    for index, pattern in enumerate(raw):
+        if not isinstance(pattern, str) or not pattern or len(pattern) > PATTERN_MAX or not pattern.isprintable() \
+                or pattern.startswith(PATTERN_RULES) or pattern != pattern.strip():
+            find.add(host, f"{path}[{index}]", pattern,
+                     f"must be one rsync exclude pattern: printable, up to {PATTERN_MAX} characters, no blanks at "
+                     f"either end, not starting with {', '.join(repr(r) for r in PATTERN_RULES)} (rules, not patterns)")
+            return []
     return list(raw)
 
 
@@ -97,7 +108,7 @@ def _modules(find: Findings, host: str, model: Mapping[str, Any], secrets: Mappi
             find.add(host, f"{path}.name", name, f"is already used by lvsha_mirror_modules[{names[name]}]")
         else:
             names[name] = index
-        directory = abs_path(find, host, f"{path}.path", item.get("path"), "the mirrored directory")
+        directory = abs_path(find, host, f"{path}.path", item.get("path"), "the mirrored directory", PSEUDO_DIRS)
         if directory == "/":
             find.add(host, f"{path}.path", directory,
                      "must not be /: a pull with --delete would rewrite the whole system; mirror the directories that matter")
@@ -110,8 +121,8 @@ def _modules(find: Findings, host: str, model: Mapping[str, Any], secrets: Mappi
                     break
             paths.setdefault(directory, index)
         comment = item.get("comment", "")
-        if not isinstance(comment, str) or any(c in comment for c in "\n\r"):
-            find.add(host, f"{path}.comment", comment, "must be one line of text")
+        if not isinstance(comment, str) or not comment.isprintable() or len(comment) > COMMENT_MAX:
+            find.add(host, f"{path}.comment", comment, f"must be one line of printable text, at most {COMMENT_MAX} characters")
         # Both on unless set to false; a value that is not a boolean keeps them on.
         flags = {key: item.get(key, True) is not False for key in ("read_only", "use_chroot")}
         for key in flags:

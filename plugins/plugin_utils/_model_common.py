@@ -18,8 +18,17 @@ from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
 
 # A name that ends up in a file or a command line as one word (mon services, DRBD resources,
 # rsync modules, clusters). fullmatch and \Z: a trailing newline is not a valid character.
-NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
-IFACE_RE = re.compile(r"[A-Za-z0-9_.-]{1,15}\Z")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
+IFACE_RE = _schema.GRAMMARS["interface"][0]
+# A path that a file, a unit or a resource script carries as one word: nothing a shell, a
+# configuration parser or a glob reads as more than a character.
+PATH_RE = re.compile(r"/(?:[A-Za-z0-9_.@%+=:,-]+/?)*\Z")
+PATH_MAX = 255
+# The kernel's and the running system's own file systems: nothing to replicate or mirror.
+PSEUDO_DIRS = ("/dev", "/proc", "/run", "/sys")
+# Where no replicated volume or export belongs: the system's own directories.
+SYSTEM_DIRS = PSEUDO_DIRS + ("/bin", "/boot", "/etc", "/lib", "/lib32", "/lib64", "/sbin", "/usr", "/var/lib/dpkg",
+                             "/var/lib/nfs")
 SEGMENTS = ("public", "private")
 
 
@@ -100,13 +109,22 @@ def model_variables(hostvars: Any, roles: Iterable[str] = ()) -> Dict[str, Dict[
     return result
 
 
+INTEGER_RE = re.compile(r"-?[0-9]{1,12}")
+
+
+def integer(value: Any) -> Optional[int]:
+    """An integer, or the digits of one as an INI inventory gives it; None for anything else
+    (int() would also take " 5\n", which a template writes with its blanks)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and INTEGER_RE.fullmatch(value):
+        return int(value)
+    return None
+
+
 def int_in(find: Findings, host: str, path: str, value: Any, low: int, high: int) -> Optional[int]:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        find.add(host, path, value, f"must be an integer {low}..{high}")
-        return None
-    try:
-        number = int(value)
-    except ValueError:
+    number = integer(value)
+    if number is None:
         find.add(host, path, value, f"must be an integer {low}..{high}")
         return None
     if not low <= number <= high:
@@ -164,16 +182,23 @@ def host_address(find: Findings, hostvars: Mapping[str, Any], host: str, segment
 
 
 def interface(find: Findings, host: str, path: str, value: Any) -> Optional[str]:
-    if not isinstance(value, str) or not IFACE_RE.match(value):
-        find.add(host, path, value, "must be a network interface name such as eth1")
+    if not isinstance(value, str) or not IFACE_RE.fullmatch(value):
+        find.add(host, path, value, "must be a network interface name such as eth1 (1..15 of letters, digits, _.-)")
         return None
     return value
 
 
-def abs_path(find: Findings, host: str, path: str, value: Any, what: str) -> Optional[str]:
-    if not isinstance(value, str) or not value.startswith("/") or value != posixpath.normpath(value) \
-            or any(c.isspace() or c in "\"'\\;{}" for c in value):
-        find.add(host, path, value, f"must be {what}: an absolute, normalised path without spaces or quotes")
+def abs_path(find: Findings, host: str, path: str, value: Any, what: str,
+             refused: Tuple[str, ...] = SYSTEM_DIRS) -> Optional[str]:
+    """A data directory: absolute, normalised, of PATH_RE's characters, and in none of ``refused``."""
+    if not isinstance(value, str) or len(value) > PATH_MAX or not PATH_RE.fullmatch(value) \
+            or value != posixpath.normpath(value):
+        find.add(host, path, value, f"must be {what}: an absolute, normalised path of letters, digits and "
+                 f"_.@%+=:,- (at most {PATH_MAX} characters)")
+        return None
+    system = next((d for d in refused if value == d or value.startswith(d + "/")), None)
+    if system:
+        find.add(host, path, value, f"must be {what}, not in the system's directory {system}")
         return None
     return value
 

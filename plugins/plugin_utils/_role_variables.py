@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Optional
 
 import yaml
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import Findings, NotShown, ipv4
+from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import Findings, NotShown, integer, ipv4
 
 ROLES = Path(__file__).resolve().parents[2] / "roles"
 # What an argument spec entry says about a value (not its documentation or default).
@@ -20,6 +21,13 @@ SPEC_KEYS = ("type", "elements", "choices", "options", "no_log")
 # Roles whose settings shape what both nodes of a pair must agree on (ha.cf, the .res files,
 # the pull account).
 PAIR_ROLES = ("heartbeat", "drbd", "nfs", "rsync_mirror")
+
+
+@functools.lru_cache(maxsize=None)
+def role_defaults(role: str) -> Dict[str, Any]:
+    """The defaults of a role's main entry point."""
+    specs = yaml.safe_load((ROLES / role / "meta" / "argument_specs.yml").read_text(encoding="utf-8"))
+    return {name: spec.get("default") for name, spec in (specs["argument_specs"]["main"].get("options") or {}).items()}
 
 
 @functools.lru_cache(maxsize=None)
@@ -59,13 +67,18 @@ def role_variable_errors(hostvars: Mapping[str, Mapping[str, Any]], roles: Mappi
                     find.add(host, name, NotShown(), f"is not an option of role {role} (options: {', '.join(sorted(options))})")
                     continue
                 if spec.get("no_log"):
-                    # Any scalar is a valid secret (a vaulted one is not decrypted here); the
-                    # value is never shown.
+                    # The value is never shown.
                     if isinstance(value, (Mapping, list)) != (spec.get("type") in ("dict", "list")):
                         find.add(host, name, NotShown(), f"{_valid(spec)} (role {role})")
+                    else:
+                        _bounded(find, host, name, value, spec, role)
                     continue
                 if ArgumentSpecValidator({name: spec}).validate({name: value}).error_messages:
                     find.add(host, name, value, f"{_valid(spec)} (role {role})")
+                    continue
+                _bounded(find, host, name, value, spec, role)
+            if role == "heartbeat":
+                _heartbeat_timing(find, host, hostvars[host])
     for cluster, nodes in pairs.items():
         if len(nodes) != 2:
             continue
@@ -82,6 +95,79 @@ def role_variable_errors(hostvars: Mapping[str, Mapping[str, Any]], roles: Mappi
                              f"({NotShown() if secret else hostvars[first].get(name)!r}); both nodes of cluster "
                              f"{cluster} must run role {role} alike: set it on the pair's group")
     return find.errors
+
+
+def _plain(value: Any) -> Any:
+    """A vaulted value as its text (decrypted as the run would); other values as they are."""
+    if isinstance(value, (str, int, float, bool, list, Mapping)) or value is None:
+        return value
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - a secret that cannot be read here fails the run later, at its use
+        return None
+
+
+def _bounded(find: Findings, host: str, name: str, value: Any, spec: Mapping[str, Any], role: str) -> None:
+    """The bounds of model_schema.yml that a role variable's type cannot say; a boolean is a true
+    boolean (Ansible's bool type takes "no" and "false", which a template reads as true)."""
+    shown = NotShown() if spec.get("no_log") else value
+    if spec.get("type") == "bool":
+        if not isinstance(value, bool):
+            find.add(host, name, shown, f"must be true or false, not a string or number (role {role})")
+        return
+    bounds = _schema.role_bounds().get(name)
+    if bounds is None:
+        return
+    items = value if isinstance(value, list) else [_plain(value)]
+    for index, item in enumerate(items):
+        path = f"{name}[{index}]" if isinstance(value, list) else name
+        item_shown = NotShown() if spec.get("no_log") else item
+        if "range" in bounds:
+            in_range_of(find, host, path, item, *bounds["range"], role)
+        elif "choices" in bounds:
+            if item not in bounds["choices"]:
+                find.add(host, path, item_shown, f"must be one of {', '.join(bounds['choices'])} (role {role})")
+        else:
+            pattern, what = _schema.GRAMMARS[bounds["grammar"]]
+            text = str(item) if isinstance(item, int) and not isinstance(item, bool) else item
+            if not isinstance(text, str) or not pattern.fullmatch(text):
+                find.add(host, path, item_shown, f"must be {what} (role {role})")
+
+
+def in_range_of(find: Findings, host: str, path: str, value: Any, low: int, high: int, role: str) -> None:
+    if integer(value) is None or not low <= integer(value) <= high:
+        find.add(host, path, value, f"must be an integer {low}..{high} (role {role})")
+
+
+def _seconds(value: Any) -> Optional[float]:
+    """A heartbeat time (2, "2", "500ms") in seconds; None where its grammar already failed."""
+    text = str(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
+    if not _schema.GRAMMARS["duration"][0].fullmatch(text):
+        return None
+    return float(text[:-2]) / 1000 if text.endswith("ms") else float(text)
+
+
+def _heartbeat_timing(find: Findings, host: str, variables: Mapping[str, Any]) -> None:
+    """ha.cf's rules between its times: a heartbeat more often than the late warning, the warning
+    before the peer is declared dead, and initdead at least twice deadtime (a booting peer's
+    network may take that long)."""
+    defaults = role_defaults("heartbeat")
+    value = {name: variables.get(name, defaults[name])
+             for name in ("heartbeat_keepalive", "heartbeat_warntime", "heartbeat_deadtime", "heartbeat_initdead")}
+    keepalive, deadtime = _seconds(value["heartbeat_keepalive"]), _seconds(value["heartbeat_deadtime"])
+    warntime, initdead = value["heartbeat_warntime"], value["heartbeat_initdead"]
+    warntime, initdead = integer(warntime), integer(initdead)
+    if keepalive is None or deadtime is None or warntime is None or initdead is None:
+        return
+    if keepalive <= 0:
+        find.add(host, "heartbeat_keepalive", value["heartbeat_keepalive"], "must be more than 0 (role heartbeat)")
+    elif not keepalive < warntime < deadtime:
+        find.add(host, "heartbeat_warntime", warntime,
+                 f"must lie between heartbeat_keepalive ({value['heartbeat_keepalive']}) and heartbeat_deadtime "
+                 f"({value['heartbeat_deadtime']}): keepalive < warntime < deadtime (role heartbeat)")
+    if initdead < 2 * deadtime:
+        find.add(host, "heartbeat_initdead", initdead,
+                 f"must be at least twice heartbeat_deadtime ({value['heartbeat_deadtime']}) (role heartbeat)")
 
 
 def plan_relation_errors(variables: Mapping[str, Mapping[str, Any]], plan: Mapping[str, Any]) -> List[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -16,10 +17,43 @@ import yaml
 
 SCHEMA_FILE = Path(__file__).with_name("model_schema.yml")
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+# The grammars a string field (or each string of a list) is held to: a pattern that must match
+# the whole value (fullmatch: a trailing newline is not a character of any of them) and what it
+# allows, as an error message says it.
+GRAMMARS: Dict[str, Tuple["re.Pattern[str]", str]] = {
+    name: (re.compile(pattern), what) for name, (pattern, what) in {
+        "interface": (r"[A-Za-z0-9_.-]{1,15}", "a network interface name such as eth1"),
+        "duration": (r"[0-9]{1,6}(?:\.[0-9]{1,3})?(?:ms)?",
+                     "a time in seconds, or in milliseconds with ms, such as 2 or 500ms"),
+        "heartbeat_key": (r"[!-~]{16,256}", "16..256 printable ASCII characters without blanks"),
+        "drbd_secret": (r"[!#-\[\]-~]{8,64}",
+                        "8..64 printable ASCII characters without blanks, quotes or backslashes"),
+        "rsync_password": (r"[!-~]{8,128}", "8..128 printable ASCII characters without blanks"),
+        "user_name": (r"[a-z_][a-z0-9_-]{0,31}", "a user name: a lower-case letter or _, then up to 31 of a-z, 0-9, _ and -"),
+        "mon_alert": (r"[A-Za-z0-9_.-]{1,64}(?: [A-Za-z0-9_.,/@%+=:-]{1,200}){0,8}",
+                      "an alert and its arguments, such as mail.alert ops@example.com, of letters, digits "
+                      "and _.,/@%+=:- separated by single spaces"),
+        "ipv4_or_empty": (rf"(?:{_OCTET}\.){{3}}{_OCTET}|", "an IPv4 address such as 192.0.2.1, or empty"),
+    }.items()}
+
+
+@functools.lru_cache(maxsize=None)
+def _entries() -> Dict[str, Any]:
+    return yaml.safe_load(SCHEMA_FILE.read_text(encoding="utf-8"))
+
 
 @functools.lru_cache(maxsize=None)
 def schema() -> Dict[str, Any]:
-    return yaml.safe_load(SCHEMA_FILE.read_text(encoding="utf-8"))
+    """The model's fields (lvsha_*)."""
+    return {name: spec for name, spec in _entries().items() if "role" not in spec}
+
+
+@functools.lru_cache(maxsize=None)
+def role_bounds() -> Dict[str, Any]:
+    """The roles' own variables' bounds (range, grammar, choices): what their argument specs' types
+    cannot say."""
+    return {name: spec for name, spec in _entries().items() if "role" in spec}
 
 
 def field(path: str) -> Mapping[str, Any]:
@@ -133,4 +167,25 @@ def markdown() -> str:
             for name in scoped:
                 lines += _rows(name, schema()[name])
             lines.append("")
+    lines += [
+        "## The roles' own variables",
+        "",
+        "Each role's variables and their types are in its `meta/argument_specs.yml` (and its README);",
+        "the model checks them too, for the roles that the plan gives each host, with these bounds.",
+        "A boolean must be `true` or `false`: the strings `no` and `false` are refused.",
+        "",
+        "| variable | role | bound |",
+        "| --- | --- | --- |",
+    ]
+    for name, spec in role_bounds().items():
+        lines.append(f"| `{name}` | {spec['role']} | {_bound(spec)} |")
+    lines.append("")
     return "\n".join(lines)
+
+
+def _bound(spec: Mapping[str, Any]) -> str:
+    if "range" in spec:
+        return f"{spec['range'][0]}..{spec['range'][1]}"
+    if "choices" in spec:
+        return "one of " + ", ".join(f"`{c}`" for c in spec["choices"])
+    return GRAMMARS[spec["grammar"]][1]

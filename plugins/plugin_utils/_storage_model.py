@@ -42,7 +42,8 @@ EXPORT_VALUED = frozenset(("fsid", "anonuid", "anongid", "sec", "refer", "replic
 RATE_RE = re.compile(r"[1-9][0-9]*[KMG]?\Z")
 HOSTNAME_RE = re.compile(r"[A-Za-z0-9*?.-]+\Z")
 NETGROUP_RE = re.compile(r"@[A-Za-z0-9_.-]+\Z")
-DEVICE_RE = re.compile(r"/dev/[A-Za-z0-9_./-]+\Z")
+EXPORT_VALUE_RE = re.compile(r"[A-Za-z0-9_./:@-]{1,255}")
+DEVICE_RE = re.compile(r"/dev/[A-Za-z0-9_./-]{1,200}\Z")
 
 
 def _resources(find: Findings, host: str, model: Mapping[str, Any], nodes: List[str],
@@ -155,7 +156,7 @@ def _client(find: Findings, host: str, path: str, raw: Any) -> Optional[str]:
     good = True
     for opt in options:
         key, sep, value = str(opt).partition("=")
-        if (sep and (key not in EXPORT_VALUED or not value or any(c.isspace() or c in ",()" for c in value))) or \
+        if (sep and (key not in EXPORT_VALUED or not EXPORT_VALUE_RE.fullmatch(value))) or \
                 (not sep and key not in EXPORT_FLAGS):
             find.add(host, f"{path}.options", opt, "is not an exports(5) option (rw, ro, sync, no_subtree_check, fsid=N, ...)")
             good = False

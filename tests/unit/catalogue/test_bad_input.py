@@ -38,10 +38,56 @@ from model_inventory import assert_reported, combined
 from playbook_run import REPO, recap
 
 CATALOGUE = Path(__file__).parent / "bad_input.yml"
-CASES: List[Dict[str, Any]] = yaml.safe_load(CATALOGUE.read_text(encoding="utf-8"))
+# The hostile endings an attack case appends to a valid value ("{payload}" in its set and
+# expect): each would add a line, a word or a command where a writer did not quote it.
+ENDINGS = {
+    "line": "\nPWNED 1", "end-of-line": "\n", "carriage-return": "\rPWNED", "nul": "\0PWNED",
+    "command": "$(touch /tmp/pwned)", "backtick": "`touch /tmp/pwned`", "semicolon": ";touch /tmp/pwned",
+    "ampersand": "&touch /tmp/pwned", "pipe": "|touch /tmp/pwned", "redirect": ">/tmp/pwned", "comment": "#pwned",
+    "quote": "\"'", "blank": " pwned", "long": "x" * 300, "non-ascii": "\u00e9", "glob": "*",
+}
+PAYLOADS = {
+    **ENDINGS,
+    # what rsync reads as a rule at the start of an exclude file's line
+    "clear": "!", "hash": "#", "include": "+ ", "exclude": "- ",
+    # booleans as an INI inventory or a careless edit gives them: a template reads each as true
+    "string-false": "false", "string-no": "no", "string-off": "off", "number": "0",
+}
+# The endings that break a file's lines whatever the field (a secret may hold any other character).
+LINE_BREAKS = ("line", "end-of-line", "carriage-return", "nul", "blank")
+# all: every ending that makes a value more than itself.
+PAYLOAD_SETS = {"all": tuple(ENDINGS), "lines": LINE_BREAKS}
+
+
+def _with_payload(node: Any, payload: str) -> Any:
+    if isinstance(node, str):
+        return node.replace("{payload}", payload)
+    if isinstance(node, dict):
+        return {_with_payload(k, payload): _with_payload(v, payload) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_with_payload(item, payload) for item in node]
+    return node
+
+
+def expanded(cases: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The catalogue's cases, an attack case (``payloads``) once per payload."""
+    result = []
+    for case in cases:
+        names = case.get("payloads")
+        if names is None:
+            result.append(case)
+            continue
+        names = PAYLOAD_SETS.get(names, names) if isinstance(names, str) else names
+        assert set(names) <= set(PAYLOADS), f"{case['id']}: payloads {sorted(set(names) - set(PAYLOADS))}"
+        body = {key: value for key, value in case.items() if key not in ("id", "payloads")}
+        result += [dict(_with_payload(body, PAYLOADS[name]), id=f"{case['id']}-{name}") for name in names]
+    return result
+
+
+CASES: List[Dict[str, Any]] = expanded(yaml.safe_load(CATALOGUE.read_text(encoding="utf-8")))
 EXAMPLES = ("example-lvs", "example-storage", "example-mirror")
 LEVELS = ("model", "role", "playbook")
-KEYS = {"id", "role", "levels", "playbook", "like", "groups", "set", "unset", "expect"}
+KEYS = {"id", "role", "levels", "playbook", "like", "groups", "set", "unset", "expect", "payloads"}
 EXPECT = {"host", "path", "value", "valid"}
 NOT_SHOWN = "(not shown)"
 # The deploy playbook of a role's kind; heartbeat runs on every pair, so its cases name one.

@@ -42,7 +42,7 @@ import sys
 import tempfile
 from typing import Any, Dict, Iterator, List
 
-from . import _ipvs
+from . import _ipvs, _private
 
 # Messages start with "lvsha-ipvs: ", as heartbeat's and mon's logs have always shown them.
 DESIRED = os.environ.get("LVSHA_IPVS_DESIRED", "/etc/lvsha/ipvs.json")
@@ -81,18 +81,17 @@ def save_down(down: Dict[str, List[str]]) -> None:
 
 @contextlib.contextmanager
 def locked(check: bool = False) -> Iterator[None]:
-    """Hold the writers' lock; ``check``: a shared one, and none where no writer ever ran."""
+    """Hold the writers' lock (root's alone: _private); ``check``: a shared one, and none where
+    no writer ever ran."""
     path = os.path.join(RUN_DIR, "ipvs.lock")
-    if check:  # writes nothing, not even the lock file
-        try:
-            handle = open(path, encoding="utf-8")
-        except FileNotFoundError:
-            yield
-            return
-    else:
-        os.makedirs(RUN_DIR, exist_ok=True)
-        handle = open(path, "w", encoding="utf-8")
-    with handle:
+    try:
+        fd = _private.open_lock(path, create=not check)  # check mode writes nothing, not even the lock
+    except FileNotFoundError:
+        if not check:
+            raise
+        yield
+        return
+    with os.fdopen(fd) as handle:
         fcntl.flock(handle, fcntl.LOCK_SH if check else fcntl.LOCK_EX)
         yield
 

@@ -53,7 +53,7 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import _arp
+from . import _arp, _private
 
 # Messages and notifications start with "lvsha-mirror: ", as they always have.
 CONFIG = os.environ.get("LVSHA_MIRROR_CONFIG", "/etc/lvsha/mirror.json")
@@ -176,8 +176,7 @@ class Lock:
         self.path, self.wait, self.fd = path, wait, -1
 
     def __enter__(self) -> "Lock":
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        self.fd = _private.open_lock(self.path)
         deadline = time.monotonic() + self.wait
         while True:
             try:
@@ -285,7 +284,7 @@ def sync_start(config: Dict[str, Any]) -> None:
             print(f"lvsha-mirror: serving without the writes of {config['peer']}: {exc}", file=sys.stderr)
             notify(config, "took over without the peer's latest writes (unreconciled)")
     epoch = max(own_state()["epoch"], peer_epoch)
-    os.makedirs(RUN_DIR, exist_ok=True)
+    _private.private_dir(RUN_DIR)
     save_state(epoch + 1, True, unreconciled)
     open(os.path.join(RUN_DIR, "serving"), "w", encoding="utf-8").close()
 

@@ -64,13 +64,17 @@ class DrbdError(Exception):
         self.details = details
 
 
-SECRET_RE = re.compile(r"(shared-secret[=\s]+)(?:\"[^\"]*\"|'[^']*'|[^\s;]+)")
+# The secret as drbdadm prints it in a drbdsetup command (--shared-secret=VALUE, the whole
+# argument: quoted chunks, which may hold blanks, and any other characters up to a blank), and
+# as a configuration dump writes it (shared-secret "VALUE"; the ; is the syntax's).
+SECRET_RE = re.compile(r"(--shared-secret=)(?:'[^']*'|\"[^\"]*\"|\S)+"
+                       r"|(shared-secret\s+)(?:\"[^\"]*\"|'[^']*'|[^\s;]+)")
 
 
 def mask_secrets(text: str) -> str:
     """``text`` with every net shared-secret value replaced: drbdadm prints them in the
     drbdsetup commands it runs or plans, and results and errors end up in logs."""
-    return SECRET_RE.sub(r"\1********", text)
+    return SECRET_RE.sub(lambda match: (match.group(1) or match.group(2)) + "********", text)
 
 
 class DrbdCommandError(DrbdError):

@@ -80,14 +80,14 @@ def expanded(cases: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         names = PAYLOAD_SETS.get(names, names) if isinstance(names, str) else names
         assert set(names) <= set(PAYLOADS), f"{case['id']}: payloads {sorted(set(names) - set(PAYLOADS))}"
         body = {key: value for key, value in case.items() if key not in ("id", "payloads")}
-        result += [dict(_with_payload(body, PAYLOADS[name]), id=f"{case['id']}-{name}") for name in names]
+        result += [dict(_with_payload(body, PAYLOADS[name]), id=f"{case['id']}-{name}", payload=name) for name in names]
     return result
 
 
 CASES: List[Dict[str, Any]] = expanded(yaml.safe_load(CATALOGUE.read_text(encoding="utf-8")))
 EXAMPLES = ("example-lvs", "example-storage", "example-mirror")
 LEVELS = ("model", "role", "playbook")
-KEYS = {"id", "role", "levels", "playbook", "like", "groups", "set", "unset", "expect", "payloads"}
+KEYS = {"id", "role", "levels", "playbook", "like", "groups", "set", "unset", "expect", "payload"}
 EXPECT = {"host", "path", "value", "valid"}
 NOT_SHOWN = "(not shown)"
 # The deploy playbook of a role's kind; heartbeat runs on every pair, so its cases name one.
@@ -337,3 +337,36 @@ def test_the_deploy_playbook_refuses_before_any_task_runs_on_a_host(tmp_path: Pa
     found = failures(proc.stdout)
     assert found and {task for task, _host, _message in found} == {"Stop on any error in the model"}, out
     assert_reported(reported(found), *expect_of(case))
+
+
+# ------------------------------------------------------------------ render.yml, attacked
+
+@pytest.mark.parametrize("payload", ["line", "command"])
+def test_render_writes_nothing_of_the_attacks(tmp_path: Path, payload: str) -> None:
+    """Every attack case of the catalogue with one payload, all in one inventory: render.yml stops at
+    the model check, before render_dir exists, and no file anywhere holds the payload."""
+    # (A renamed cluster is checked no further: those cases would hide the others.)
+    attacks = [case for case in CASES if case.get("payload") == payload and case["expect"]["path"] != "lvsha_cluster.name"]
+    assert len(attacks) >= 20, len(attacks)
+    merged = {"id": f"attacks-{payload}", "set": {}}
+    for case in attacks:
+        for name, variables in case["set"].items():
+            merged["set"].setdefault(name, {}).update(variables)
+    out = tmp_path / "rendered"
+    inventory = write_inventory(tmp_path, *apply(merged))
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}
+    proc = subprocess.run(["ansible-playbook", "-i", str(inventory), str(REPO / "playbooks" / "render.yml"), "-e", f"render_dir={out}"],
+                          capture_output=True, text=True, check=False, timeout=600, cwd=REPO, env=env)
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    found = failures(proc.stdout)
+    assert {task for task, _host, _message in found} == {"Stop on any error in the model"}, proc.stdout[-3000:]
+    # Several attacks on one field's neighbours stop its checks at the first: each attacked
+    # variable is reported on its host.
+    errors = reported(found)
+    for case in attacks:
+        host, variable = case["expect"]["host"], steps(case["expect"]["path"])[0]
+        assert any(error.startswith(f"host {host}: {variable}") for error in errors), (case["id"], errors)
+    assert not out.exists()
+    marker = PAYLOADS[payload].strip().split()[0].encode()
+    written = [path for path in tmp_path.rglob("*") if path.is_file() and path != inventory and marker in path.read_bytes()]
+    assert written == []

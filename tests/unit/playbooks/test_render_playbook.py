@@ -50,7 +50,7 @@ DECLARING = sorted(role.name for role in ROLES.iterdir()
                    and f"{role.name}__files" in (yaml.safe_load((role / "vars/main.yml").read_text()) or {}))
 # The lvsha command and its package (roles/host_package), on every director and mirror node.
 HOST_PACKAGE = {"/usr/local/sbin/lvsha": "755", **{f"/usr/local/lib/lvsha/lvsha_host/{module}": "644" for module in (
-    "__init__.py", "_arp.py", "_ipvs.py", "cli.py", "ipvs.py", "mirror.py")}}
+    "__init__.py", "_arp.py", "_ipvs.py", "_private.py", "cli.py", "ipvs.py", "mirror.py")}}
 # The files of the roles that do not declare theirs (the lvsha command, host_package), by host.
 UNDECLARED = {"host_package": {host: HOST_PACKAGE for host in ("lb1", "lb2", "mr1", "mr2")}}
 # A few files of the declaring roles, written out, so that the expected tree is not only what

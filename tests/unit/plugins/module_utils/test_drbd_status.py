@@ -546,6 +546,17 @@ def test_shared_secrets_are_masked(text: str, expected: str) -> None:
     assert _drbd.mask_secrets(text) == expected
 
 
+# Secrets the model's grammar lets through (any printable character but a blank, a quote and a
+# backslash), and one from an older node file with blanks, as drbdadm may quote it.
+@pytest.mark.parametrize("secret", ["k3y;rest-of-it", "k3y'q'x", "'a'b", "x$(id)`y`|z&", "#k3y", "k3y;", "a,b=c"])
+@pytest.mark.parametrize("form", ["--shared-secret={}", "--shared-secret='{}'", 'shared-secret "{}";', "--shared-secret='{} and more'"])
+def test_no_part_of_a_secret_survives_the_mask(secret: str, form: str) -> None:
+    line = f"drbdsetup-84 net r0 --cram-hmac-alg=sha1 {form.format(secret)} --ping-int=3"
+    masked = _drbd.mask_secrets(line)
+    assert secret not in masked and "rest" not in masked and "more" not in masked, masked
+    assert masked.startswith("drbdsetup-84 net r0 --cram-hmac-alg=sha1 ") and masked.endswith(" --ping-int=3"), masked
+
+
 def test_adjust_plan_and_command_errors_carry_no_secret() -> None:
     line = "drbdsetup-84 net r0 ipv4:a:7789 ipv4:b:7789 --cram-hmac-alg=sha1 --shared-secret=k3yK3y"
     assert _drbd.adjust_plan(line + "\n") == [line.replace("k3yK3y", "********")]

@@ -8,7 +8,7 @@ module: render_dir
 short_description: Internal - make the directory of playbooks/render.yml ready, safely on a shared machine
 version_added: 0.1.0
 description:
-  - Internal to the collection: the first step of C(playbooks/render.yml) (C(tasks/render_dir.yml)), run once
+  - Internal to the collection. The first step of C(playbooks/render.yml) (C(tasks/render_dir.yml)), run once
     on the controller. Resolves O(path) once and returns it; the render tasks write only below it
     (M(lvsha.cluster.render_files)).
   - Writes only into a directory that it created itself (0700), or one that the user running it owns, that

@@ -26,7 +26,8 @@ from typing import Any, Dict, List, Mapping
 
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
-    NAME_RE, PSEUDO_DIRS, Findings, abs_path, check_pair_nodes, flag, floating_address, host_address, host_vip, in_range, pair_floating, pair_members, unknown_field)
+    NAME_RE, PSEUDO_DIRS, Findings, abs_path, check_pair_nodes, flag, floating_address, host_address, host_vip, in_range,
+    pair_floating, pair_members, unknown_field)
 
 KIND = "mirror"
 # The cluster-wide variables: one value for both nodes.

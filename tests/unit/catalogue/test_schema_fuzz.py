@@ -9,7 +9,7 @@ for them only the endings that break a line must be refused, and their writers t
 as data."""
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List, Mapping, Tuple
+from typing import Any, Dict, Iterator, Mapping, Tuple
 
 import pytest
 

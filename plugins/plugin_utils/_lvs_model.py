@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._ipvs import SCHEDULERS, ValidationError, desired_from_params
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
-    NAME_RE, Findings, host_address, host_vip, in_range, interface, ipv4, one_of, unknown_field)
+    NAME_RE, Findings, floating_network, host_address, host_vip, in_range, interface, ipv4, one_of, unknown_field)
 
 # What a check may ask for: a URL path without a query, nothing a shell reads as more than a character.
 URL_PATH_RE = re.compile(r"/[A-Za-z0-9._~%/+=:@,-]{0,254}\Z")
@@ -56,8 +56,10 @@ def _vips(find: Findings, host: str, model: Mapping[str, Any]) -> Dict[str, Dict
         iface = item.get("interface")
         if iface is not None:
             iface = interface(find, host, f"{path}.interface", iface)
-        vips[str(address)] = {"address": str(address), "prefix": prefix, "interface": iface, "index": index,
-                              "network": ipaddress.IPv4Network(f"{address}/{prefix}", strict=False)}
+        network = floating_network(find, host, f"{path}.address", address, prefix)
+        if network is not None:
+            vips[str(address)] = {"address": str(address), "prefix": prefix, "interface": iface, "index": index,
+                                  "network": network}
     return vips
 
 

@@ -169,6 +169,15 @@ def ipv4(find: Findings, host: str, path: str, value: Any) -> Optional[ipaddress
         return None
 
 
+def unicast(find: Findings, host: str, path: str, address: ipaddress.IPv4Address) -> bool:
+    """An address one host can hold: not 0.0.0.0, loopback, link-local, multicast or reserved."""
+    if address.is_unspecified or address.is_loopback or address.is_link_local or address.is_multicast or address.is_reserved:
+        find.add(host, path, str(address), "must be a unicast address of a host (not 0.0.0.0, 127/8, 169.254/16, "
+                 "multicast or reserved)")
+        return False
+    return True
+
+
 def host_address(find: Findings, hostvars: Mapping[str, Any], host: str, segment: str,
                  asker: str, path: str) -> Optional[str]:
     """``lvsha_<segment>_address`` of ``host``; the error names the variable that needs it."""
@@ -178,7 +187,7 @@ def host_address(find: Findings, hostvars: Mapping[str, Any], host: str, segment
                  f"is required: {path} on {asker} refers to {host}")
         return None
     address = ipv4(find, host, f"lvsha_{segment}_address", value)
-    return str(address) if address else None
+    return str(address) if address and unicast(find, host, f"lvsha_{segment}_address", address) else None
 
 
 def interface(find: Findings, host: str, path: str, value: Any) -> Optional[str]:
@@ -217,8 +226,25 @@ def floating_address(find: Findings, host: str, model: Mapping[str, Any], variab
     prefix = in_range(find, host, f"{variable}.prefix", raw.get("prefix", _schema.default(f"{variable}.prefix")), f"{variable}.prefix")
     if address is None or prefix is None:
         return None
-    return {"address": str(address), "prefix": prefix, "interface": iface,
-            "network": ipaddress.IPv4Network(f"{address}/{prefix}", strict=False)}
+    network = floating_network(find, host, f"{variable}.address", address, prefix)
+    if network is None:
+        return None
+    return {"address": str(address), "prefix": prefix, "interface": iface, "network": network}
+
+
+def floating_network(find: Findings, host: str, path: str, address: ipaddress.IPv4Address,
+                     prefix: int) -> Optional[ipaddress.IPv4Network]:
+    """The subnet of a floating address, which must be a unicast address that is neither the
+    subnet's network nor its broadcast address (no host answers those)."""
+    network = ipaddress.IPv4Network(f"{address}/{prefix}", strict=False)
+    if not unicast(find, host, path, address):
+        return None
+    if network.prefixlen <= 30 and address in (network.network_address, network.broadcast_address):
+        find.add(host, path, str(address),
+                 f"is the {'network' if address == network.network_address else 'broadcast'} address of {network}: "
+                 "no host answers it")
+        return None
+    return network
 
 
 def check_pair_nodes(find: Findings, hostvars: Mapping[str, Any], nodes: List[str], cluster: str,

@@ -123,7 +123,9 @@ def _bounded(find: Findings, host: str, name: str, value: Any, spec: Mapping[str
         path = f"{name}[{index}]" if isinstance(value, list) else name
         item_shown = NotShown() if spec.get("no_log") else item
         if "range" in bounds:
-            in_range_of(find, host, path, item, *bounds["range"], role)
+            low, high = bounds["range"]
+            if integer(item) is None or not low <= integer(item) <= high:
+                find.add(host, path, item, f"must be an integer {low}..{high} (role {role})")
         elif "choices" in bounds:
             if item not in bounds["choices"]:
                 find.add(host, path, item_shown, f"must be one of {', '.join(bounds['choices'])} (role {role})")
@@ -132,11 +134,6 @@ def _bounded(find: Findings, host: str, name: str, value: Any, spec: Mapping[str
             text = str(item) if isinstance(item, int) and not isinstance(item, bool) else item
             if not isinstance(text, str) or not pattern.fullmatch(text):
                 find.add(host, path, item_shown, f"must be {what} (role {role})")
-
-
-def in_range_of(find: Findings, host: str, path: str, value: Any, low: int, high: int, role: str) -> None:
-    if integer(value) is None or not low <= integer(value) <= high:
-        find.add(host, path, value, f"must be an integer {low}..{high} (role {role})")
 
 
 def _seconds(value: Any) -> Optional[float]:
@@ -155,8 +152,7 @@ def _heartbeat_timing(find: Findings, host: str, variables: Mapping[str, Any]) -
     value = {name: variables.get(name, defaults[name])
              for name in ("heartbeat_keepalive", "heartbeat_warntime", "heartbeat_deadtime", "heartbeat_initdead")}
     keepalive, deadtime = _seconds(value["heartbeat_keepalive"]), _seconds(value["heartbeat_deadtime"])
-    warntime, initdead = value["heartbeat_warntime"], value["heartbeat_initdead"]
-    warntime, initdead = integer(warntime), integer(initdead)
+    warntime, initdead = integer(value["heartbeat_warntime"]), integer(value["heartbeat_initdead"])
     if keepalive is None or deadtime is None or warntime is None or initdead is None:
         return
     if keepalive <= 0:

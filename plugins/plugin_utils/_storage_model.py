@@ -53,7 +53,7 @@ def _resources(find: Findings, host: str, model: Mapping[str, Any], nodes: List[
         find.add(host, "lvsha_drbd_resources", raw, "is required: a list of DRBD resources (name, minor, disk, ...)")
         return []
     resources: List[Dict[str, Any]] = []
-    seen: Dict[str, Dict[Any, int]] = {"name": {}, "minor": {}, "port": {}, "mount": {}}
+    seen: Dict[str, Dict[Any, int]] = {"name": {}, "minor": {}, "port": {}, "mount": {}, "disk": {}}
     for index, item in enumerate(raw):
         path = f"lvsha_drbd_resources[{index}]"
         if not isinstance(item, Mapping):
@@ -76,6 +76,8 @@ def _resources(find: Findings, host: str, model: Mapping[str, Any], nodes: List[
         meta = item.get("meta_disk", _schema.default(f"{RESOURCE}.meta_disk"))
         if meta != "internal" and (not isinstance(meta, str) or not DEVICE_RE.match(meta)):
             find.add(host, f"{path}.meta_disk", meta, "must be internal or a /dev/... path")
+        elif meta == disk:
+            find.add(host, f"{path}.meta_disk", meta, "must differ from disk: external metadata on the data disk would overwrite it")
         res["meta_disk"] = meta
         protocol = str(item.get("protocol", _schema.default(f"{RESOURCE}.protocol"))).upper()
         if protocol not in _schema.choices(f"{RESOURCE}.protocol"):

@@ -546,9 +546,10 @@ def test_shared_secrets_are_masked(text: str, expected: str) -> None:
     assert _drbd.mask_secrets(text) == expected
 
 
-# Secrets the model's grammar lets through (any printable character but a blank, a quote and a
-# backslash), and one from an older node file with blanks, as drbdadm may quote it.
-@pytest.mark.parametrize("secret", ["k3y;rest-of-it", "k3y'q'x", "'a'b", "x$(id)`y`|z&", "#k3y", "k3y;", "a,b=c"])
+# Secrets the model's grammar lets through (any printable character but a blank, a double quote
+# and a backslash), one with a backslash and one with blanks, as an older node file may hold
+# them and drbdadm may quote them.
+@pytest.mark.parametrize("secret", ["k3y;rest-of-it", "k3y'q'x", "'a'b", "x$(id)`y`|z&", "#k3y", "k3y;", "a,b=c", "k3y\\rest"])
 @pytest.mark.parametrize("form", ["--shared-secret={}", "--shared-secret='{}'", 'shared-secret "{}";', "--shared-secret='{} and more'"])
 def test_no_part_of_a_secret_survives_the_mask(secret: str, form: str) -> None:
     line = f"drbdsetup-84 net r0 --cram-hmac-alg=sha1 {form.format(secret)} --ping-int=3"

@@ -1,6 +1,6 @@
 """Check the files that playbooks/render.yml wrote, with the daemons' own parsers.
 
-usage: python3 check_rendered.py DIR
+usage: python3 check_rendered.py DIR [--require]
 
 For every host directory DIR/HOST:
 - each DRBD file (etc/drbd.d/*.conf, *.res): ``drbdadm -c FILE dump all``;
@@ -12,7 +12,9 @@ For every host directory DIR/HOST:
   the peer's address only, so the daemon must refuse the loopback client as a known module
   (its log tells "denied on module" from "unknown module").
 
-Prints one line per check and exits 1 when any check fails.
+Prints one line per check and exits 1 when any check fails. A check whose tool is not
+installed here (a controller that is not Debian, an execution environment) is reported as
+skipped, with the tool it needs; with --require it fails instead.
 """
 
 from __future__ import annotations
@@ -35,6 +37,16 @@ COMPLAINT = re.compile(r"Unknown Parameter|IGNORING|Badly formed|ERROR|error", r
 
 class CheckFailed(Exception):
     """A rendered file that its daemon does not accept."""
+
+
+class ToolMissing(Exception):
+    """The daemon's checker is not installed on this machine."""
+
+
+def need(*tools):
+    missing = [tool for tool in tools if not os.access(tool, os.X_OK)]
+    if missing:
+        raise ToolMissing(f"{', '.join(missing)} not installed here")
 
 
 def free_port():
@@ -84,6 +96,7 @@ def run(argv):
 
 
 def check_drbd(path):
+    need(DRBDADM)
     result = run([DRBDADM, "-c", path, "dump", "all"])
     if result.returncode != 0:
         raise CheckFailed(f"drbdadm dump exited with {result.returncode}: "
@@ -105,6 +118,7 @@ def mon_watches(path):
 
 
 def check_mon(path):
+    need(MON, MONCMD)
     with tempfile.TemporaryDirectory(prefix="lvsha-mon-") as scratch:
         port, trap_port, log = free_port(), free_port(), os.path.join(scratch, "out")
         for sub in ("log", "state"):
@@ -137,6 +151,7 @@ def rsync_modules(path):
 
 
 def check_rsync(path):
+    need(RSYNC)
     modules = rsync_modules(path)
     with tempfile.TemporaryDirectory(prefix="lvsha-rsyncd-") as scratch:
         port, log = free_port(), os.path.join(scratch, "log")
@@ -178,8 +193,9 @@ CHECKS = (
 )
 
 
-def check_tree(root):
-    """Check every host directory under root; returns (lines, failures)."""
+def check_tree(root, require=False):
+    """Check every host directory under root; returns (lines, failures). A check whose tool is
+    missing is skipped, or with ``require`` failed."""
     lines, failures = [], 0
     for host in sorted(os.listdir(root)):
         host_dir = os.path.join(root, host)
@@ -193,6 +209,9 @@ def check_tree(root):
                     if pattern.search(relative):
                         try:
                             lines.append(f"ok     {host} /{relative}: {check(path)}")
+                        except ToolMissing as error:
+                            failures += require
+                            lines.append(f"{'FAILED' if require else 'skipped'} {host} /{relative}: {error}")
                         except (CheckFailed, OSError, subprocess.SubprocessError) as error:
                             failures += 1
                             lines.append(f"FAILED {host} /{relative}: {error}")
@@ -200,10 +219,11 @@ def check_tree(root):
 
 
 def main(argv):
-    if len(argv) != 2 or not os.path.isdir(argv[1]):
+    require = argv[2:] == ["--require"]
+    if len(argv) != (3 if require else 2) or not os.path.isdir(argv[1]):
         sys.stderr.write(__doc__)
         return 2
-    lines, failures = check_tree(argv[1])
+    lines, failures = check_tree(argv[1], require)
     print("\n".join(lines) if lines else "no file to check")
     return 1 if failures else 0
 

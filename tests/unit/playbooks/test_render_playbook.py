@@ -247,8 +247,24 @@ def test_the_rendered_files_follow_the_model(rendered) -> None:
     assert "cram-hmac-alg sha1;" in res
 
 
-def checker(root: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(CHECKER), str(root)], capture_output=True, text=True, check=False, timeout=120)
+def checker(root: Path, *options: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(CHECKER), str(root), *options], capture_output=True, text=True, check=False,
+                          timeout=120)
+
+
+def test_a_check_whose_tool_is_missing_is_skipped_or_with_require_failed(rendered, tmp_path) -> None:
+    root, _proc = rendered
+    # The checker as an execution environment without drbd-utils would run it.
+    copy = tmp_path / "check_rendered.py"
+    copy.write_text(CHECKER.read_text().replace('DRBDADM = "/usr/sbin/drbdadm"', 'DRBDADM = "/nonexistent/drbdadm"', 1))
+    proc = subprocess.run([sys.executable, str(copy), str(root)], capture_output=True, text=True, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "skipped nas1 /etc/drbd.d/r0.res: /nonexistent/drbdadm not installed here" in proc.stdout
+    assert re.search(r"^ok     lb1 /etc/mon/mon.cf: ", proc.stdout, re.M), proc.stdout
+    proc = subprocess.run([sys.executable, str(copy), str(root), "--require"], capture_output=True, text=True, check=False,
+                          timeout=120)
+    assert proc.returncode == 1
+    assert "FAILED nas1 /etc/drbd.d/r0.res: /nonexistent/drbdadm not installed here" in proc.stdout
 
 
 @pytest.mark.parametrize("host, path, old, new, expected", [

@@ -22,7 +22,7 @@ def test_an_execution_environment_gets_only_the_runtime_dependencies(tmp_path: P
                            capture_output=True, text=True, check=False, timeout=300)
     assert built.returncode == 0, built.stdout + built.stderr
     (tarball,) = tmp_path.glob("lvsha-cluster-*.tar.gz")
-    installed = subprocess.run(["ansible-galaxy", "collection", "install", "-p", str(tmp_path / "collections"), str(tarball)],
+    installed = subprocess.run(["ansible-galaxy", "collection", "install", "--force", "-p", str(tmp_path / "collections"), str(tarball)],
                                capture_output=True, text=True, check=False, timeout=300)
     assert installed.returncode == 0, installed.stdout + installed.stderr
     proc = subprocess.run([str(BUILDER), "introspect", str(tmp_path / "collections")], capture_output=True, text=True,

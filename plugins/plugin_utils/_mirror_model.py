@@ -39,7 +39,9 @@ MODULE = "lvsha_mirror_modules"
 STATE_MODULE = "lvsha-state"
 STATE_DIR = "/var/lib/lvsha-mirror"
 CONFIG_DIR = "/etc/lvsha/mirror"
-USER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}\Z")
+# A user name and an rsync password: the grammars of the schema (the pull account's, too).
+USER_RE = _schema.GRAMMARS["user_name"][0]
+PASSWORD_RE = _schema.GRAMMARS["rsync_password"][0]
 UNIT_RE = re.compile(r"(?=.{1,255}\Z)[A-Za-z0-9:_.@-]+\.(service|target)\Z")
 MAIL_RE = re.compile(r"[A-Za-z0-9_.+=-]{1,64}@[A-Za-z0-9.-]{1,253}\Z")
 COMMENT_MAX = 200
@@ -132,12 +134,12 @@ def _modules(find: Findings, host: str, model: Mapping[str, Any], secrets: Mappi
         for field in ("uid", "gid"):
             value = item.get(field, _schema.default(f"{MODULE}.{field}"))
             if isinstance(value, bool) or not (isinstance(value, int) and value >= 0
-                                               or isinstance(value, str) and USER_RE.match(value)):
+                                               or isinstance(value, str) and USER_RE.fullmatch(value)):
                 find.add(host, f"{path}.{field}", value,
                          "must be a user or group name or number; the sender reads every file as it (root keeps owners intact)")
             owner[field] = value
         users = item.get("auth_users", [])
-        if not isinstance(users, list) or not all(isinstance(u, str) and USER_RE.match(u) for u in users):
+        if not isinstance(users, list) or not all(isinstance(u, str) and USER_RE.fullmatch(u) for u in users):
             find.add(host, f"{path}.auth_users", users, "must be a list of rsync user names (lower case, digits, _ and -)")
             users = []
         for user in users:
@@ -173,12 +175,12 @@ def derive(find: Findings, cluster: Any) -> Dict[str, Any]:
     the pair's first node, whose variables are the cluster's source."""
     hostvars, viewer, model, nodes = cluster.hostvars, cluster.source, cluster.settings, cluster.nodes
     secrets = model.get("lvsha_mirror_rsync_secrets", {})
-    if not isinstance(secrets, Mapping) or not all(isinstance(u, str) and USER_RE.match(u) and isinstance(p, str)
-                                                   and p and ":" not in u and "\n" not in p
-                                                   for u, p in secrets.items()):
+    if not isinstance(secrets, Mapping) or not all(isinstance(u, str) and USER_RE.fullmatch(u) and isinstance(p, str)
+                                                   and PASSWORD_RE.fullmatch(p) for u, p in secrets.items()):
         # The values are secrets: name the users only.
         find.add(viewer, "lvsha_mirror_rsync_secrets", sorted(map(str, secrets)) if isinstance(secrets, Mapping) else "(not a mapping)",
-                 "must map rsync user names to non-empty one-line passwords")
+                 "must map rsync user names to non-empty one-line passwords (each "
+                 f"{_schema.GRAMMARS['rsync_password'][1]})")
         secrets = {}
     vip = floating_address(find, viewer, model, "lvsha_mirror_vip")
     modules = _modules(find, viewer, model, secrets)

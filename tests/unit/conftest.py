@@ -12,6 +12,9 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Iterator
+
+import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,3 +70,15 @@ def pytest_sessionfinish(session, exitstatus) -> None:  # noqa: ARG001 - pytest'
     if left:
         print("\nprocesses the tests left running:\n  " + "\n  ".join(left))
         session.exitstatus = 1
+
+
+@pytest.fixture
+def open_tmp() -> Iterator[Path]:
+    """A directory in /tmp that every user can traverse (0755; pytest's own are root's alone),
+    for the tests where another local user must reach what lies inside."""
+    base = Path(tempfile.mkdtemp(prefix="lvsha-units-open-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    try:
+        yield base
+    finally:
+        shutil.rmtree(base)

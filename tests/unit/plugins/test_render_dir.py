@@ -7,10 +7,7 @@ plays the other user."""
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from ansible.errors import AnsibleActionFail
@@ -21,14 +18,10 @@ OTHER_UID = 65534
 
 
 @pytest.fixture
-def shared() -> Iterator[Path]:
+def shared(open_tmp: Path) -> Path:
     """A directory like /tmp: everyone may write to it, and it is sticky."""
-    base = Path(tempfile.mkdtemp(prefix="lvsha-units-render-dir-", dir="/tmp"))
-    os.chmod(base, 0o1777)
-    try:
-        yield base
-    finally:
-        shutil.rmtree(base)
+    os.chmod(open_tmp, 0o1777)
+    return open_tmp
 
 
 def test_a_new_directory_is_made_private(shared: Path) -> None:

@@ -6,11 +6,8 @@ drops to uid 65534, can neither take a lock nor plant one."""
 from __future__ import annotations
 
 import os
-import shutil
 import stat
-import tempfile
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -46,19 +43,8 @@ def as_other_user(action) -> str:
     return outcome
 
 
-@pytest.fixture
-def open_base() -> Iterator[Path]:
-    """A directory that every user can traverse (pytest's own are root's alone)."""
-    base = Path(tempfile.mkdtemp(prefix="lvsha-units-locks-", dir="/tmp"))
-    os.chmod(base, 0o755)
-    try:
-        yield base
-    finally:
-        shutil.rmtree(base)
-
-
-def test_a_lock_is_made_0600_in_a_0700_directory_and_another_user_cannot_open_it(open_base: Path) -> None:
-    lock = open_base / "run" / "ipvs.lock"
+def test_a_lock_is_made_0600_in_a_0700_directory_and_another_user_cannot_open_it(open_tmp: Path) -> None:
+    lock = open_tmp / "run" / "ipvs.lock"
     os.close(_private.open_lock(str(lock)))
     assert (mode(lock.parent), mode(lock)) == (0o700, 0o600)
     assert as_other_user(lambda: os.close(os.open(lock, os.O_RDONLY))) == "PermissionError"

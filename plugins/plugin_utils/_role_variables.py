@@ -24,19 +24,23 @@ PAIR_ROLES = ("heartbeat", "drbd", "nfs", "rsync_mirror")
 
 
 @functools.lru_cache(maxsize=None)
+def _main_options(role: str) -> Dict[str, Dict[str, Any]]:
+    """The options of a role's main entry point, as its argument spec has them (read once)."""
+    specs = yaml.safe_load((ROLES / role / "meta" / "argument_specs.yml").read_text(encoding="utf-8"))
+    return specs["argument_specs"]["main"].get("options") or {}
+
+
+@functools.lru_cache(maxsize=None)
 def role_defaults(role: str) -> Dict[str, Any]:
     """The defaults of a role's main entry point."""
-    specs = yaml.safe_load((ROLES / role / "meta" / "argument_specs.yml").read_text(encoding="utf-8"))
-    return {name: spec.get("default") for name, spec in (specs["argument_specs"]["main"].get("options") or {}).items()}
+    return {name: spec.get("default") for name, spec in _main_options(role).items()}
 
 
 @functools.lru_cache(maxsize=None)
 def role_options(role: str) -> Dict[str, Dict[str, Any]]:
     """The options of a role's main entry point named after the role."""
-    specs = yaml.safe_load((ROLES / role / "meta" / "argument_specs.yml").read_text(encoding="utf-8"))
-    options = specs["argument_specs"]["main"].get("options") or {}
     return {name: {key: spec[key] for key in SPEC_KEYS if key in spec}
-            for name, spec in options.items() if name.startswith(role + "_")}
+            for name, spec in _main_options(role).items() if name.startswith(role + "_")}
 
 
 def _is_option_name(name: str, role: str) -> bool:

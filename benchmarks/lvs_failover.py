@@ -24,18 +24,18 @@ import lvslab  # noqa: E402
 
 
 def one_run(index: int) -> tuple[float, int, float, int]:
-    lvslab.wait_for("lb1 to hold the VIP", lambda: lvslab.holds_vip("lb1"), timeout=180)
+    lvslab.wait_for("lb1 to hold the VIP", lambda: lvslab.holds_vip("lb1"), timeout=180, seen=lvslab.directors_report)
     probe = lvslab.Probe()
     probe.start()
     time.sleep(2)
     probe.mark()
     lvslab.labctl("kill", "lb1")
-    took_over = lvslab.wait_for("lb2 to take the VIP", lambda: lvslab.holds_vip("lb2"), timeout=120)
+    took_over = lvslab.wait_for("lb2 to take the VIP", lambda: lvslab.holds_vip("lb2"), timeout=120, seen=lvslab.directors_report)
     lvslab.wait_for("the client to be served again", probe.answering, timeout=120)
     time.sleep(2)
     probe.mark()
     lvslab.labctl("start", "lb1")
-    gave_back = lvslab.wait_for("lb1 to take the VIP back", lambda: lvslab.holds_vip("lb1"), timeout=300)
+    gave_back = lvslab.wait_for("lb1 to take the VIP back", lambda: lvslab.holds_vip("lb1"), timeout=300, seen=lvslab.directors_report)
     lvslab.wait_for("the client to be served again", probe.answering, timeout=120)
     time.sleep(3)
     samples = probe.stop()

@@ -23,6 +23,11 @@ REPO = LAB_DIR.parents[1]
 LABCTL = LAB_DIR / "labctl"
 PROBE = LAB_DIR / "http_probe.py"
 VIP_URL = "http://192.0.2.50/"
+DIRECTORS = ("lb1", "lb2")
+
+
+# ssh's own exit status: the connection failed and the command never ran.
+SSH_FAILED = 255
 
 
 def labctl(*args: str, check: bool = True, timeout: float = 900, stdin: Optional[str] = None) -> str:
@@ -34,7 +39,15 @@ def labctl(*args: str, check: bool = True, timeout: float = 900, stdin: Optional
 
 
 def ssh(node: str, command: str, check: bool = True, stdin: Optional[str] = None) -> str:
-    return labctl("ssh", node, "--", command, check=check, timeout=300, stdin=stdin)
+    """``command``'s output in ``node``. ``check=False`` accepts the command's own failure but
+    never SSH's: a node that cannot be reached raises RuntimeError, so that no caller reads an
+    unreachable node as a state of the cluster."""
+    proc = subprocess.run([str(LABCTL), "ssh", node, "--", command], input=stdin, capture_output=True, text=True,
+                          timeout=300, check=False)
+    if proc.returncode == SSH_FAILED or (check and proc.returncode != 0):
+        what = "SSH failed" if proc.returncode == SSH_FAILED else "failed"
+        raise RuntimeError(f"{node}: {command[:60]!r} {what} (rc {proc.returncode}): {proc.stderr.strip()[-300:]}")
+    return proc.stdout
 
 
 def playbook(name: str, example: str, extra: Optional[dict] = None, *options: str,
@@ -72,34 +85,83 @@ def role_tasks(proc: subprocess.CompletedProcess) -> List[str]:
     return re.findall(r"^TASK \[(lvsha\.cluster\.\w+ : .*)\]", proc.stdout, re.M)
 
 
-def wait_for(what: str, predicate: Callable[[], bool], timeout: float, step: float = 0.5) -> float:
-    """Seconds until ``predicate()`` held; AssertionError naming ``what`` after ``timeout``."""
-    started = time.monotonic()
+def wait_for(what: str, predicate: Callable[[], bool], timeout: float, step: float = 0.5,
+             seen: Optional[Callable[[], str]] = None) -> float:
+    """Seconds until ``predicate()`` held. After ``timeout`` an AssertionError names ``what``
+    and says what the last check saw: an SSH failure, or ``seen()``'s account of the nodes."""
+    started, failure = time.monotonic(), ""
     while True:
         try:
             if predicate():
                 return time.monotonic() - started
-        except RuntimeError:
-            pass  # a node that is booting or gone does not answer SSH yet
+            failure = ""
+        except RuntimeError as error:
+            failure = str(error)  # a node that is booting or gone does not answer SSH yet
         if time.monotonic() - started > timeout:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+            last = f"the last check failed: {failure}" if failure else "the last check answered no"
+            report = f"\n{describe(seen)}" if seen else ""
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; {last}{report}")
         time.sleep(step)
 
 
-def watch(node: str, condition: str, timeout: float) -> subprocess.Popen:
-    """Start a loop in ``node`` that exits 0 once the shell ``condition`` holds, 1 after ``timeout``.
+def describe(seen: Callable[[], str]) -> str:
+    try:
+        return seen()
+    except RuntimeError as error:
+        return f"(could not look: {error})"
+
+
+def heartbeat_report(nodes: Tuple[str, ...], interface: str = "eth1", lines: int = 15) -> str:
+    """Each node's addresses on ``interface``, heartbeat's state and its last log lines: what a
+    test that waited in vain for a pair prints."""
+    out = []
+    for node in nodes:
+        try:
+            text = ssh(node, f"ip -o -4 addr show dev {interface}; systemctl is-active heartbeat; "
+                             f"journalctl -u heartbeat -n {lines} --no-pager -o short-monotonic", check=False)
+        except RuntimeError as error:
+            text = str(error)
+        out.append(f"--- {node}\n{text.rstrip()}")
+    return "\n".join(out)
+
+
+class Watch:
+    """A loop in ``node`` that exits 0 once the shell ``condition`` holds, 1 after ``timeout``.
 
     Checked once a second inside the guest: no SSH round trip blurs the moment, and an
     emulated guest has little CPU to spare for a tighter loop (mon runs there too).
     """
-    script = (f"end=$(( $(date +%s) + {int(timeout)} )); until {condition}; do "
-              f"[ $(date +%s) -ge $end ] && exit 1; sleep 1; done")
-    return subprocess.Popen([str(LABCTL), "ssh", node, "--", script], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+
+    def __init__(self, node: str, condition: str, timeout: float) -> None:
+        self.node, self.timeout = node, int(timeout)
+        script = (f"end=$(( $(date +%s) + {self.timeout} )); until {condition}; do "
+                  f"[ $(date +%s) -ge $end ] && exit 1; sleep 1; done")
+        self.proc = subprocess.Popen([str(LABCTL), "ssh", node, "--", script], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+
+    def wait(self, what: str, seen: Callable[[], str]) -> None:
+        """Return once the condition held; an AssertionError naming ``what`` otherwise, which
+        tells a lost SSH session from a condition that never held (then ``seen()`` says what
+        the guest shows)."""
+        try:
+            _, stderr = self.proc.communicate(timeout=self.timeout + 60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, stderr = self.proc.communicate()
+            raise AssertionError(f"{what}: the watch in {self.node} did not end {self.timeout + 60} s after it began")
+        if self.proc.returncode == 0:
+            return
+        if self.proc.returncode == SSH_FAILED:
+            raise AssertionError(f"{what}: the watch lost its SSH session to {self.node}: {stderr.strip()[-300:]}")
+        raise AssertionError(f"timed out after {self.timeout} s waiting for {what}; {self.node} shows:\n{describe(seen)}")
+
+
+def directors_report() -> str:
+    return heartbeat_report(DIRECTORS)
 
 
 def holds_vip(node: str, vip: str = "192.0.2.50", interface: str = "eth1") -> bool:
-    return f" {vip}/" in ssh(node, f"ip -o -4 addr show dev {interface}", check=False)
+    return f" {vip}/" in ssh(node, f"ip -o -4 addr show dev {interface}")
 
 
 @dataclass
@@ -209,10 +271,11 @@ def show() -> int:
 
     def someone_holds_it() -> bool:
         nonlocal active
-        active = next((node for node in ("lb1", "lb2") if holds_vip(node)), None)
+        active = next((node for node in DIRECTORS if holds_vip(node)), None)
         return active is not None
 
-    took = wait_for("a director to hold the VIP", someone_holds_it, timeout=120)
+    took = wait_for("a director to hold the VIP", someone_holds_it, timeout=120,
+                    seen=directors_report)
     print(f"{active} holds the VIP 192.0.2.50 (waited {took:.0f} s for heartbeat)")
     print(ssh(active, "ipvsadm -Ln"))
     samples = requests_from_client(40)

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Tuple
 
 import yaml
 
-from lvslab import LAB_DIR, Probe, Sample, ssh, wait_for
+from lvslab import LAB_DIR, Probe, Sample, heartbeat_report, ssh, wait_for
 
 REPO = LAB_DIR.parents[1]
 MODEL = yaml.safe_load((REPO / "inventories/example-mirror/group_vars/all.yml").read_text())
@@ -31,6 +31,11 @@ def serves(node: str) -> bool:
     out = ssh(node, f"ip -o -4 addr show dev eth1 | grep -q ' {VIP}/' && systemctl is-active nginx.service",
               check=False)
     return out.strip() == "active"
+
+
+def report() -> str:
+    """What a wait for the pair prints when it gives up."""
+    return heartbeat_report(NODES)
 
 
 def status(node: str) -> Dict[str, Any]:
@@ -103,7 +108,7 @@ def show() -> int:
         active = next((node for node in NODES if serves(node)), None)
         return active is not None
 
-    took = wait_for("a node to serve", someone_serves, timeout=180, step=2)
+    took = wait_for("a node to serve", someone_serves, timeout=180, step=2, seen=report)
     standby = next(node for node in NODES if node != active)
     print(f"{active} serves http://{VIP}/ (waited {took:.0f} s for heartbeat); {standby} pulls every {INTERVAL} s")
     name_nodes()

@@ -13,7 +13,7 @@ from typing import Callable, Dict, List, Tuple
 
 import yaml
 
-from lvslab import LAB_DIR, Probe, Sample, ssh, wait_for
+from lvslab import LAB_DIR, Probe, Sample, heartbeat_report, ssh, wait_for
 
 REPO = LAB_DIR.parents[1]
 MODEL = yaml.safe_load((REPO / "inventories/example-storage/group_vars/all.yml").read_text())
@@ -22,6 +22,7 @@ RESOURCE = MODEL["lvsha_drbd_resources"][0]
 EXPORT = MODEL["lvsha_nfs_exports"][0]["path"]
 CLIENT = "nfsclient"
 MOUNT = "/mnt/nfs"
+NODES = ("nas1", "nas2")
 NFS_PROBE = LAB_DIR / "nfs_probe.py"
 
 
@@ -37,6 +38,12 @@ def serves(node: str) -> bool:
     out = ssh(node, f"mountpoint -q {RESOURCE['mount']} && ip -o -4 addr show dev eth1 | grep -q ' {VIP}/' "
                     "&& systemctl is-active nfs-server.service", check=False)
     return out.strip() == "active"
+
+
+def report() -> str:
+    """What a wait for the pair prints when it gives up: heartbeat's view and /proc/drbd."""
+    drbd_states = "\n".join(f"--- {node} /proc/drbd\n{resync_progress(node)}" for node in NODES)
+    return f"{heartbeat_report(NODES)}\n{drbd_states}"
 
 
 def resync_progress(node: str) -> str:
@@ -79,7 +86,7 @@ def write_through(subdir: str, event: Callable[[], object], served: Callable[[],
     writer.start()
     wait_for("the first files", lambda: writer.written() >= 10, 120)
     event()
-    waited = wait_for("the other node to serve", served, timeout, step=1)
+    waited = wait_for("the other node to serve", served, timeout, step=1, seen=report)
     count = writer.written()
     wait_for("writes to resume", lambda: writer.written() >= count + 10, 240, step=1)
     return writer.stop(), waited
@@ -102,12 +109,12 @@ def show() -> int:
 
     def someone_serves() -> bool:
         nonlocal active
-        active = next((node for node in ("nas1", "nas2") if serves(node)), None)
+        active = next((node for node in NODES if serves(node)), None)
         return active is not None
 
-    took = wait_for("a node to serve NFS", someone_serves, timeout=180, step=2)
+    took = wait_for("a node to serve NFS", someone_serves, timeout=180, step=2, seen=report)
     print(f"{active} serves {VIP}:{EXPORT} (waited {took:.0f} s for heartbeat)")
-    for node in ("nas1", "nas2"):
+    for node in NODES:
         print(f"  {node}: {drbd(node)}")
     mount_export()
     out = ssh(CLIENT, f"head -c 1048576 /dev/urandom > {MOUNT}/demo.bin && sync && sha256sum {MOUNT}/demo.bin && "

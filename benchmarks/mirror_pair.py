@@ -47,7 +47,7 @@ def gap_around(event, until: str) -> tuple[float, int, str, str]:
 
 
 def one_run(index: int) -> tuple[float, float]:
-    lvslab.wait_for("mr1 to serve", lambda: lab.serves("mr1"), 300, step=2, seen=lab.report)
+    lvslab.wait_for("mr1 to serve", lambda: lab.serves("mr1"), 300, step=2, seen=lab.pair_report)
     lab.name_nodes()
     over, failed, before, after = gap_around(lambda: lvslab.labctl("kill", "mr1"), "mr2")
     if (before, after) != ("mr1", "mr2"):

@@ -43,7 +43,7 @@ def stall_around(subdir: str, event, served) -> tuple[float, int, float]:
 
 
 def one_run(index: int) -> tuple[float, float]:
-    lvslab.wait_for("nas1 to serve", lambda: lab.serves("nas1"), 300, step=2, seen=lab.report)
+    lvslab.wait_for("nas1 to serve", lambda: lab.serves("nas1"), 300, step=2, seen=lab.pair_report)
     over, files, took = stall_around(f"bench-{index}-over", lambda: lvslab.labctl("kill", "nas1"),
                                      lambda: lab.serves("nas2"))
     back, files_back, gave = stall_around(f"bench-{index}-back", lambda: lvslab.labctl("start", "nas1"),

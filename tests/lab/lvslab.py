@@ -144,10 +144,10 @@ class Watch:
         tells a lost SSH session from a condition that never held (then ``seen()`` says what
         the guest shows)."""
         try:
-            _, stderr = self.proc.communicate(timeout=self.timeout + 60)
+            stderr = self.proc.communicate(timeout=self.timeout + 60)[1]
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            _, stderr = self.proc.communicate()
+            self.proc.communicate()
             raise AssertionError(f"{what}: the watch in {self.node} did not end {self.timeout + 60} s after it began")
         if self.proc.returncode == 0:
             return

@@ -33,7 +33,7 @@ def serves(node: str) -> bool:
     return out.strip() == "active"
 
 
-def report() -> str:
+def pair_report() -> str:
     """What a wait for the pair prints when it gives up."""
     return heartbeat_report(NODES)
 
@@ -108,7 +108,7 @@ def show() -> int:
         active = next((node for node in NODES if serves(node)), None)
         return active is not None
 
-    took = wait_for("a node to serve", someone_serves, timeout=180, step=2, seen=report)
+    took = wait_for("a node to serve", someone_serves, timeout=180, step=2, seen=pair_report)
     standby = next(node for node in NODES if node != active)
     print(f"{active} serves http://{VIP}/ (waited {took:.0f} s for heartbeat); {standby} pulls every {INTERVAL} s")
     name_nodes()

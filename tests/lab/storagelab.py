@@ -40,7 +40,7 @@ def serves(node: str) -> bool:
     return out.strip() == "active"
 
 
-def report() -> str:
+def pair_report() -> str:
     """What a wait for the pair prints when it gives up: heartbeat's view and /proc/drbd."""
     drbd_states = "\n".join(f"--- {node} /proc/drbd\n{resync_progress(node)}" for node in NODES)
     return f"{heartbeat_report(NODES)}\n{drbd_states}"
@@ -86,7 +86,7 @@ def write_through(subdir: str, event: Callable[[], object], served: Callable[[],
     writer.start()
     wait_for("the first files", lambda: writer.written() >= 10, 120)
     event()
-    waited = wait_for("the other node to serve", served, timeout, step=1, seen=report)
+    waited = wait_for("the other node to serve", served, timeout, step=1, seen=pair_report)
     count = writer.written()
     wait_for("writes to resume", lambda: writer.written() >= count + 10, 240, step=1)
     return writer.stop(), waited
@@ -112,7 +112,7 @@ def show() -> int:
         active = next((node for node in NODES if serves(node)), None)
         return active is not None
 
-    took = wait_for("a node to serve NFS", someone_serves, timeout=180, step=2, seen=report)
+    took = wait_for("a node to serve NFS", someone_serves, timeout=180, step=2, seen=pair_report)
     print(f"{active} serves {VIP}:{EXPORT} (waited {took:.0f} s for heartbeat)")
     for node in NODES:
         print(f"  {node}: {drbd(node)}")

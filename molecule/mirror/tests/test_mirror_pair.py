@@ -58,7 +58,7 @@ def secrets() -> set:
 # ------------------------------------------------------------------ second run, converged state
 
 def test_second_run_changes_nothing_and_prints_no_secret():
-    lvslab.wait_for("heartbeat to give mr1 the service", lambda: lab.serves("mr1"), 120, step=2, seen=lab.report)
+    lvslab.wait_for("heartbeat to give mr1 the service", lambda: lab.serves("mr1"), 120, step=2, seen=lab.pair_report)
     before = secrets()
     proc = playbook(None, "-vvv")
     assert proc.returncode == 0
@@ -172,7 +172,7 @@ def test_failback_pulls_the_outage_writes_before_mr1_serves_again():
     probe.start()
     try:
         lvslab.labctl("start", "mr1", timeout=600)
-        lvslab.wait_for("mr1 to serve again", lambda: lab.serves("mr1"), 600, step=2, seen=lab.report)
+        lvslab.wait_for("mr1 to serve again", lambda: lab.serves("mr1"), 600, step=2, seen=lab.pair_report)
         lvslab.wait_for("the client to see mr1", lambda: probe.answered_by() == "mr1", 60)
     finally:
         samples = probe.stop()

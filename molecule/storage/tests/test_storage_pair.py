@@ -189,5 +189,5 @@ def test_initial_primary_over_newer_data_is_refused_then_full_resync():
           f"{out_of_sync_kib / 1024 / seconds:.1f} MiB/s (resync-rate {lab.RESOURCE['resync_rate']})")
     for node in ("nas1", "nas2"):
         lvslab.ssh(node, "systemctl start heartbeat.service")
-    lvslab.wait_for("nas1 to serve again", lambda: lab.serves("nas1"), 300, step=2, seen=lab.report)
+    lvslab.wait_for("nas1 to serve again", lambda: lab.serves("nas1"), 300, step=2, seen=lab.pair_report)
     assert lab.read_back("failover") == files

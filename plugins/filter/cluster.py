@@ -22,7 +22,7 @@ def _assess(hostvars: Any, groups: Any, planned: bool = True) -> Tuple[List[str]
     every lookup."""
     started = time.monotonic()
     groups = {name: list(members) for name, members in groups.items()}
-    variables = model_variables(hostvars, ROLE_ORDER)
+    variables = model_variables(hostvars, ROLE_ORDER, groups.get("all"))
     errors, found = check(variables, groups)
     errors += role_variable_errors(variables, found["roles"], found["pairs"])
     # The plan is built (and its relations to the roles' variables checked) even when not

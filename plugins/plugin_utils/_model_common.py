@@ -69,9 +69,11 @@ def _has_template(value: Any) -> bool:
     return False
 
 
-def model_variables(hostvars: Any, roles: Iterable[str] = ()) -> Dict[str, Dict[str, Any]]:
-    """The model's variables (lvsha_*) of every host, and those named after ``roles``
-    (ROLE_*), as plain mappings; a PREFIX__ name is internal and never read.
+def model_variables(hostvars: Any, roles: Iterable[str] = (), hosts: Optional[Iterable[str]] = None) -> Dict[str, Dict[str, Any]]:
+    """The model's variables (lvsha_*) of every host of ``hosts`` (the inventory's ``all``; by
+    default every host in hostvars, which before ansible-core 2.19 holds the implicit
+    localhost too), and those named after ``roles`` (ROLE_*), as plain mappings; a PREFIX__
+    name is internal and never read.
 
     Ansible's hostvars rebuild a host's variables on every lookup and template every value
     read, again for each host: a cluster-wide list set once in group_vars would be templated
@@ -92,7 +94,7 @@ def model_variables(hostvars: Any, roles: Iterable[str] = ()) -> Dict[str, Dict[
         return seen[1]
 
     result = {}
-    for name in hostvars:
+    for name in hostvars if hosts is None else hosts:
         source = raw_get(name) if raw_get is not None else hostvars[name]
         templated = None if raw_get is not None else source
         wanted = {}

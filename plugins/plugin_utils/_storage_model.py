@@ -95,7 +95,7 @@ def _resources(find: Findings, host: str, model: Mapping[str, Any], nodes: List[
                 find.add(host, f"{path}.nodes", node, f"is not a node of cluster {cluster} ({', '.join(nodes)})")
         res["nodes"] = list(res_nodes)
         initial = item.get("initial_primary")
-        if initial not in res["nodes"]:
+        if res["nodes"] and initial not in res["nodes"]:  # with no valid node list, there is nothing to choose from
             find.add(host, f"{path}.initial_primary", initial,
                      f"must name the node whose data wins the first synchronisation, one of {', '.join(map(str, res['nodes']))}")
         res["initial_primary"] = initial

@@ -27,6 +27,12 @@ def run_playbook(playbook: Path, *extra: str, inventories: Sequence[str] = EXAMP
                           capture_output=True, text=True, check=False, timeout=600, cwd=REPO, env=env)
 
 
+def flat(out: str) -> str:
+    """The output with every run of whitespace as one space: ansible-core before 2.19 wraps
+    long messages in its YAML result format."""
+    return " ".join(out.split())
+
+
 def recap(out: str) -> Dict[str, Dict[str, int]]:
     """Host -> its PLAY RECAP counters (ok, changed, unreachable, failed, ...)."""
     return {m.group(1): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}

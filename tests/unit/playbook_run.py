@@ -27,9 +27,10 @@ def run_playbook(playbook: Path, *extra: str, inventories: Sequence[str] = EXAMP
                           capture_output=True, text=True, check=False, timeout=600, cwd=REPO, env=env)
 
 
-def flat(out: str) -> str:
-    """The output with every run of whitespace as one space: ansible-core before 2.19 wraps
-    long messages in its YAML result format."""
+def words(out: str) -> str:
+    """The output with its line folding undone: the yaml callback folds long messages (and
+    ansible-core before 2.19 wraps them), so a message is looked for with every run of
+    whitespace as one space."""
     return " ".join(out.split())
 
 

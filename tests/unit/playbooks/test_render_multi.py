@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from playbook_run import REPO, recap, run_playbook
+from playbook_run import REPO, recap, run_playbook, words
 
 HOSTS = ("shop-lb1", "shop-lb2", "shop-web1", "shared-web", "blog-lb1", "blog-lb2", "blog-web1",
          "nas-a1", "nas-a2", "nas-b1", "nas-b2", "pages1", "pages2")
@@ -67,12 +67,12 @@ def test_each_pair_gets_its_own_heartbeat_wiring(rendered) -> None:
 
 def test_the_daemons_load_every_pair_s_files(rendered) -> None:
     root, proc = rendered
-    shown = " ".join(proc.stdout.split())  # the callback folds long lines
+    shown = words(proc.stdout)
     for line in ("ok     shop-lb1 /etc/mon/mon.cf: mon loaded 2 watch(es): shared-web shop-www, shop-web1 shop-www",
                  "ok     blog-lb2 /etc/mon/mon.cf: mon loaded 2 watch(es): blog-web1 blog-www, shared-web blog-www",
                  "ok     nas-a2 /etc/drbd.d/adata.res: drbdadm dump: adata",
                  "ok     nas-b1 /etc/drbd.d/bdata.res: drbdadm dump: bdata"):
-        assert " ".join(line.split()) in shown, line
+        assert words(line) in shown, line
     assert "ok pages1 /etc/rsyncd.conf: rsync daemon: modules lvsha-state, www known" in shown
     for host in ("shared-web", "blog-web1"):
         assert (root / host / "etc/lvsha/realserver.conf").exists()

@@ -22,7 +22,7 @@ import jinja2
 import pytest
 import yaml
 
-from playbook_run import REPO, flat, recap, run_playbook
+from playbook_run import REPO, recap, run_playbook, words
 from role_files import declared_files, source
 
 RENDER = REPO / "playbooks" / "render.yml"
@@ -307,7 +307,7 @@ def test_a_directory_that_render_did_not_write_is_left_alone(tmp_path) -> None:
     (tmp_path / "notes.txt").write_text("mine\n")
     proc = run_playbook(RENDER, "-e", f"render_dir={tmp_path}", inventories=("lvs",))
     assert proc.returncode != 0
-    assert f"render_dir {tmp_path} holds files that render.yml did not write" in flat(proc.stdout)
+    assert f"render_dir {tmp_path} holds files that render.yml did not write" in words(proc.stdout)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
     # The play stopped at the check: no role rendered, nothing changed anywhere.
     assert "TASK [Render each role in render mode]" not in proc.stdout
@@ -341,10 +341,10 @@ def test_the_render_action_follows_no_symlink_and_refuses_dot_components(tmp_pat
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
     assert list(elsewhere.iterdir()) == []
     assert proc.stdout.count("FAILED!") == 3, proc.stdout[-3000:]
-    assert "not a directory of its own (a symlink?)" in flat(proc.stdout)
+    assert "not a directory of its own (a symlink?)" in words(proc.stdout)
     (render_dir / "localhost").unlink()
     proc = run_playbook(play, inventories=())
     assert proc.stdout.count("FAILED!") == 2, proc.stdout[-3000:]
-    assert "refusing the path component '..' in '/etc/..'" in flat(proc.stdout)
-    assert "must be an absolute path to a file" in flat(proc.stdout)
+    assert "refusing the path component '..' in '/etc/..'" in words(proc.stdout)
+    assert "must be an absolute path to a file" in words(proc.stdout)
     assert (render_dir / "localhost/etc/a.conf").read_text() == "x\n"

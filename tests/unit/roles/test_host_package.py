@@ -22,7 +22,7 @@ import yaml
 from ansible_collections.lvsha.cluster.plugins.module_utils import lvsha_host
 from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host import cli
 from lvsha_command import PACKAGE, REPO, install, render_launcher
-from playbook_run import recap
+from playbook_run import recap, words
 
 SHADOW_INIT = '__version__ = "shadow"\n'
 SHADOW_CLI = 'def main():\n    print("shadow lvsha_host")\n    return 0\n'
@@ -138,11 +138,6 @@ class Host:
     def version(self) -> str:
         return subprocess.run([str(self.command), "--version"], capture_output=True, text=True, check=True,
                               timeout=60).stdout
-
-
-def words(text: str) -> str:
-    """The output with its line folding undone (the yaml callback folds long messages)."""
-    return " ".join(text.split())
 
 
 @pytest.fixture(scope="module")

@@ -560,14 +560,19 @@ def port_answers(port: int) -> bool:
         return False
 
 
+def answers_ssh(vm: Vm) -> bool:
+    """Whether a starting guest answers SSH yet; LabError when its QEMU has exited."""
+    if vm.pid() is None:
+        raise LabError(f"{vm.node.name}: QEMU exited: {vm.qemu_log.read_text(errors='replace').strip()[-500:]}")
+    return port_answers(vm.ssh_port) and vm.ssh_ok()
+
+
 def wait_ssh(vms: Iterable[Vm], timeout: float) -> None:
     pending = list(vms)
     deadline = time.monotonic() + timeout
     while pending:
         for vm in list(pending):
-            if vm.pid() is None:
-                raise LabError(f"{vm.node.name}: QEMU exited: {vm.qemu_log.read_text(errors='replace').strip()[-500:]}")
-            if port_answers(vm.ssh_port) and vm.ssh_ok():
+            if answers_ssh(vm):
                 say(f"  {vm.node.name} answers SSH on 127.0.0.1:{vm.ssh_port}")
                 pending.remove(vm)
         if pending and time.monotonic() > deadline:
@@ -702,9 +707,7 @@ def boot_cold(vms: Iterable[Vm], timeout: float) -> None:
             vm.start(loadvm=False)
             booting[vm.node.name] = (vm, time.monotonic())
         for name, (vm, started) in list(booting.items()):
-            if vm.pid() is None:
-                raise LabError(f"{name}: QEMU exited: {vm.qemu_log.read_text(errors='replace').strip()[-500:]}")
-            if port_answers(vm.ssh_port) and vm.ssh_ok():
+            if answers_ssh(vm):
                 say(f"  {name} answers SSH on 127.0.0.1:{vm.ssh_port} ({time.monotonic() - started:.0f} s after its start)")
                 snapshot(vm)
                 del booting[name]

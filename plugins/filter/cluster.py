@@ -12,7 +12,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._cluster_plan import ROLE_ORDER, check, plan_of
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import model_variables
-from ansible_collections.lvsha.cluster.plugins.plugin_utils._role_variables import plan_relation_errors, role_variable_errors
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._role_variables import IMPORTED_ROLES, plan_relation_errors, role_variable_errors
 
 
 def _assess(hostvars: Any, groups: Any, planned: bool = True) -> Tuple[List[str], List[str], Optional[Dict[str, Any]]]:
@@ -22,7 +22,7 @@ def _assess(hostvars: Any, groups: Any, planned: bool = True) -> Tuple[List[str]
     every lookup."""
     started = time.monotonic()
     groups = {name: list(members) for name, members in groups.items()}
-    variables = model_variables(hostvars, ROLE_ORDER, groups.get("all"))
+    variables = model_variables(hostvars, ROLE_ORDER + IMPORTED_ROLES, groups.get("all"))
     errors, found = check(variables, groups)
     errors += role_variable_errors(variables, found["roles"], found["pairs"])
     # The plan is built (and its relations to the roles' variables checked) even when not

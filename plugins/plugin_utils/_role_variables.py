@@ -21,6 +21,8 @@ SPEC_KEYS = ("type", "elements", "choices", "options", "no_log")
 # Roles whose settings shape what both nodes of a pair must agree on (ha.cf, the .res files,
 # the pull account).
 PAIR_ROLES = ("heartbeat", "drbd", "nfs", "rsync_mirror")
+# Imported by every role of the plan: their options are checked on every host that has a role.
+IMPORTED_ROLES = ("debian_packages",)
 
 
 @functools.lru_cache(maxsize=None)
@@ -62,7 +64,7 @@ def role_variable_errors(hostvars: Mapping[str, Mapping[str, Any]], roles: Mappi
     role's argument spec. Only those variables are read (Ansible's hostvars template lazily)."""
     find = Findings()
     for host in sorted(roles):
-        for role in roles[host]:
+        for role in [*roles[host], *IMPORTED_ROLES] if roles[host] else []:
             options = role_options(role)
             for name in sorted(key for key in hostvars[host] if _is_option_name(key, role)):
                 spec = options.get(name)

@@ -19,6 +19,7 @@ only those PIDs are ever signalled.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -38,30 +39,35 @@ CACHE = Path(os.environ.get("LVSHA_LAB_CACHE", Path.home() / ".cache" / "lvsha-l
 RUN_DIR = CACHE / "run"
 DEFAULT_INVENTORY = REPO_ROOT / "inventories" / "lab" / "hosts.yml"
 SNAPSHOT = "booted"
-SUITE = "bookworm"
+# The Debian releases a lab can run (suite: major version); LVSHA_LAB_RELEASE or --release
+# chooses one, bookworm by default. Each has its own image and its own snapshots.
+RELEASES = {"bookworm": "12", "trixie": "13"}
+DEFAULT_RELEASE = "bookworm"
+PACKAGE_VARS = REPO_ROOT / "roles" / "debian_packages" / "vars"
 
-# Everything the roles install, so package tasks are no-ops inside emulated guests.
+# A minimal Debian host with what the lab itself uses (SSH, Python for Ansible, the clients'
+# curl and NFS mount). The roles' packages are not installed: the roles install them, from
+# the local repository that the image carries (LOCAL_REPO), so guests download nothing.
 GUEST_PACKAGES = [
     "linux-image-amd64", "systemd-sysv", "udev", "kmod", "ifupdown", "iproute2",
-    "openssh-server", "python3", "python3-apt", "sudo", "procps", "iputils-ping",
-    "iputils-arping", "fping", "curl", "e2fsprogs", "ipvsadm", "drbd-utils", "heartbeat",
-    "mon", "rsync", "nginx-light", "nfs-kernel-server", "nfs-common", "psmisc",
-    "libnet-ping-perl", "libwww-perl",
+    "openssh-server", "python3", "python3-apt", "procps", "iputils-ping", "curl",
+    "e2fsprogs", "nfs-common",
 ]
-# Units that only cost boot time in a lab guest. Services the roles manage are
-# disabled (not masked) so that a role can enable them.
+# The packages of the services that the example inventories have heartbeat start
+# (inventories/example-mirror: rsync_mirror_service_packages).
+EXAMPLE_SERVICE_PACKAGES = ["nginx-light"]
+LOCAL_REPO = "/srv/lab-apt"
+# Units that only cost boot time in a lab guest.
 MASKED_UNITS = [
     "apt-daily.timer", "apt-daily-upgrade.timer", "man-db.timer", "e2scrub_all.timer",
     "e2scrub_reap.service", "fstrim.timer", "getty@tty1.service", "systemd-timesyncd.service",
     "logrotate.timer", "dpkg-db-backup.timer", "remote-fs.target",
 ]
-DISABLED_UNITS = [
-    "heartbeat.service", "mon.service", "nginx.service", "nfs-kernel-server.service",
-    "nfs-server.service", "rpcbind.service", "rpcbind.socket", "drbd.service", "rsync.service",
-    "ipvsadm.service",
-]
+# Units of the base packages that a lab guest does not need at boot (nfs-common's rpcbind:
+# the NFS client starts it when it mounts).
+DISABLED_UNITS = ["rpcbind.service", "rpcbind.socket"]
 # Bump when the guest recipe changes in a way the lists above do not show.
-RECIPE_REVISION = 1
+RECIPE_REVISION = 2
 
 SEGMENTS = {
     # name: (guest NIC, multicast group, subnet prefix)
@@ -152,9 +158,28 @@ def run(argv: list[str], log: Path | None = None, **kw: Any) -> subprocess.Compl
     return proc
 
 
+# --------------------------------------------------------------------------- releases
+def release_of(name: str | None = None) -> str:
+    """The release asked for (``name``, else LVSHA_LAB_RELEASE, else bookworm), checked."""
+    release = name or os.environ.get("LVSHA_LAB_RELEASE") or DEFAULT_RELEASE
+    if release not in RELEASES:
+        raise LabError(f"release {release!r} is not one the lab builds ({', '.join(RELEASES)})")
+    return release
+
+
+def role_packages(release: str) -> list[str]:
+    """What the roles install on this release (roles/debian_packages/vars/debian-MAJOR.yml, the
+    roles' own list) and the examples' service packages: the image's local repository."""
+    import yaml  # the venv's (labctl runs from the Makefile's PATH); only the image recipe needs it
+
+    by_role = yaml.safe_load((PACKAGE_VARS / f"debian-{RELEASES[release]}.yml").read_text())["debian_packages__by_role"]
+    return sorted({name for names in by_role.values() for name in names} | set(EXAMPLE_SERVICE_PACKAGES))
+
+
 # --------------------------------------------------------------------------- image build
 def host_debian_mirror() -> str:
-    """The Debian mirror this machine's own apt uses (so the lab needs no other host)."""
+    """The Debian mirror this machine's own apt uses (so the lab needs no other host); it
+    serves every release."""
     candidates: list[str] = []
     sources = Path("/etc/apt/sources.list.d")
     for path in sorted(sources.glob("*.sources")) if sources.is_dir() else []:
@@ -165,16 +190,16 @@ def host_debian_mirror() -> str:
                     key, _sep, value = line.partition(":")
                     fields[key.strip().lower()] = value.strip()
             suites = fields.get("suites", "").split()
-            if "deb" in fields.get("types", "") and SUITE in suites and "main" in fields.get("components", ""):
+            if "deb" in fields.get("types", "") and set(RELEASES) & set(suites) and "main" in fields.get("components", ""):
                 candidates += fields.get("uris", "").split()
     for path in [Path("/etc/apt/sources.list"), *sorted(sources.glob("*.list"))]:
         if path.is_file():
             for line in path.read_text().splitlines():
                 words = [w for w in line.split() if not w.startswith("[")]
-                if len(words) >= 4 and words[0] == "deb" and words[2] == SUITE and "main" in words[3:]:
+                if len(words) >= 4 and words[0] == "deb" and words[2] in RELEASES and "main" in words[3:]:
                     candidates.append(words[1])
     if not candidates:
-        raise LabError(f"no Debian {SUITE} 'main' source found in /etc/apt; the lab image is built from it")
+        raise LabError(f"no Debian 'main' source of {' or '.join(RELEASES)} found in /etc/apt; the lab image is built from it")
     return candidates[0]
 
 
@@ -186,10 +211,11 @@ def ssh_key() -> Path:
     return key
 
 
-def recipe() -> dict[str, Any]:
+def recipe(release: str) -> dict[str, Any]:
     return {
-        "suite": SUITE,
+        "suite": release,
         "packages": GUEST_PACKAGES,
+        "repository": role_packages(release),
         "masked": MASKED_UNITS,
         "disabled": DISABLED_UNITS,
         "revision": RECIPE_REVISION,
@@ -197,8 +223,9 @@ def recipe() -> dict[str, Any]:
     }
 
 
-def image_dir() -> Path:
-    digest = hashlib.sha256(json.dumps(recipe(), sort_keys=True).encode()).hexdigest()[:16]
+@functools.lru_cache(maxsize=None)
+def image_dir(release: str) -> Path:
+    digest = hashlib.sha256(json.dumps(recipe(release), sort_keys=True).encode()).hexdigest()[:16]
     return CACHE / "images" / digest
 
 
@@ -257,11 +284,21 @@ def guest_files() -> dict[str, str]:
 
 
 def cmd_build(args: argparse.Namespace) -> None:
-    build_image(force=args.force)
+    build_image(release_of(args.release), force=args.force)
 
 
-def build_image(force: bool = False) -> Path:
-    target = image_dir()
+def write_package_index(repo: Path) -> None:
+    """A flat repository's Packages file: each .deb's control fields, file name, size and hash."""
+    stanzas = []
+    for deb in sorted(repo.glob("*.deb")):
+        control = run(["dpkg-deb", "--field", str(deb)], capture_output=True).stdout.strip("\n")
+        data = deb.read_bytes()
+        stanzas.append(f"{control}\nFilename: ./{deb.name}\nSize: {len(data)}\nSHA256: {hashlib.sha256(data).hexdigest()}\n")
+    (repo / "Packages").write_text("\n".join(stanzas))
+
+
+def build_image(release: str, force: bool = False) -> Path:
+    target = image_dir(release)
     if (target / "ready").exists() and not force:
         say(f"image up to date: {target}")
         return target
@@ -279,14 +316,14 @@ def build_image(force: bool = False) -> Path:
     started = time.monotonic()
     say(f"building guest image {target.name} (log: {log})")
 
-    say(f"1/4 debootstrap {SUITE} (minbase)")
+    say(f"1/4 debootstrap {release} (minbase)")
     run(["debootstrap", "--variant=minbase", "--include=python3,iproute2,openssh-server,procps",
-         SUITE, str(rootfs), mirror], log=log)
+         release, str(rootfs), mirror], log=log)
 
     say(f"2/4 installing {len(GUEST_PACKAGES)} packages in the guest root")
     (rootfs / "usr/sbin/policy-rc.d").write_text("#!/bin/sh\nexit 101\n")  # no daemons in the chroot
     (rootfs / "usr/sbin/policy-rc.d").chmod(0o755)
-    (rootfs / "etc/apt/sources.list").write_text(f"deb {mirror} {SUITE} main\n")
+    (rootfs / "etc/apt/sources.list").write_text(f"deb {mirror} {release} main\n")
     mounts = []
     try:
         for fs in ("proc", "sys", "dev"):
@@ -297,6 +334,19 @@ def build_image(force: bool = False) -> Path:
         run(["chroot", str(rootfs), "apt-get", "install", "-y", "--no-install-recommends", *GUEST_PACKAGES],
             log=log, env=env)
         run(["chroot", str(rootfs), "apt-get", "clean"], log=log, env=env)
+        # The roles' packages and what they need beyond the base, as a repository in the guest:
+        # the only source its apt has, so a role that forgets a package fails in the lab.
+        packages = role_packages(release)
+        say(f"   and {len(packages)} packages of the roles into the guest's repository {LOCAL_REPO}")
+        run(["chroot", str(rootfs), "apt-get", "install", "-y", "--download-only", "--no-install-recommends",
+             *packages], log=log, env=env)
+        repo = rootfs / LOCAL_REPO.lstrip("/")
+        repo.mkdir(parents=True)
+        for deb in (rootfs / "var/cache/apt/archives").glob("*.deb"):
+            deb.rename(repo / deb.name)
+        write_package_index(repo)
+        (rootfs / "etc/apt/sources.list").write_text(f"deb [trusted=yes] file:{LOCAL_REPO} ./\n")
+        run(["chroot", str(rootfs), "apt-get", "update"], log=log, env=env)
 
         say("3/4 configuring the guest")
         for path, content in guest_files().items():
@@ -328,7 +378,7 @@ def build_image(force: bool = False) -> Path:
     run(["qemu-img", "convert", "-O", "qcow2", str(raw), str(work / "base.qcow2")], log=log)
     raw.unlink()
     shutil.rmtree(rootfs)
-    (work / "recipe.json").write_text(json.dumps(recipe(), indent=2, sort_keys=True))
+    (work / "recipe.json").write_text(json.dumps(recipe(release), indent=2, sort_keys=True))
     (work / "ready").write_text(f"built in {time.monotonic() - started:.0f} s\n")
     shutil.rmtree(target, ignore_errors=True)
     work.rename(target)
@@ -377,12 +427,14 @@ class Qmp:
 class Vm:
     topo: Topology
     node: Node
-    image: Path
+    release: str
+    image: Path = field(init=False)
     state_dir: Path = field(init=False)
     run_dir: Path = field(init=False)
 
     def __post_init__(self) -> None:
-        self.state_dir = CACHE / "labs" / self.topo.name
+        self.image = image_dir(self.release)
+        self.state_dir = CACHE / "labs" / self.release / self.topo.name
         self.run_dir = RUN_DIR / self.topo.name
 
     @property
@@ -591,33 +643,37 @@ def set_guest_clocks(vms: Iterable[Vm]) -> None:
 
 
 # --------------------------------------------------------------------------- lab state
-def running_topology() -> str | None:
+def running_lab() -> tuple[str, str] | None:
+    """The topology and release of the guests that run, if any do."""
     if not RUN_DIR.is_dir():
         return None
     for name in sorted(p.name for p in RUN_DIR.iterdir() if p.is_dir()):
-        if name in TOPOLOGIES and any(vm.pid() for vm in vms_of(TOPOLOGIES[name])):
-            return name
+        for release in RELEASES if name in TOPOLOGIES else ():
+            if any(vm.pid() for vm in vms_of(TOPOLOGIES[name], release)):
+                return name, release
     return None
 
 
-def vms_of(topo: Topology) -> list[Vm]:
-    return [Vm(topo, node, image_dir()) for node in topo.nodes]
+def vms_of(topo: Topology, release: str) -> list[Vm]:
+    return [Vm(topo, node, release) for node in topo.nodes]
 
 
 def current_vms(node: str | None = None) -> list[Vm]:
-    name = running_topology() or _last_topology()
-    if name is None:
+    lab = running_lab() or _last_lab()
+    if lab is None:
         raise LabError("no lab is up: run `labctl up TOPOLOGY` first")
-    vms = vms_of(TOPOLOGIES[name])
+    name, release = lab
+    vms = vms_of(TOPOLOGIES[name], release)
     if node is None:
         return vms
     TOPOLOGIES[name].node(node)  # raises with the valid names
     return [vm for vm in vms if vm.node.name == node]
 
 
-def _last_topology() -> str | None:
+def _last_lab() -> tuple[str, str] | None:
     marker = RUN_DIR / "current"
-    return marker.read_text().strip() if marker.exists() else None
+    words = marker.read_text().split() if marker.exists() else []
+    return (words[0], release_of(words[1])) if len(words) == 2 and words[0] in TOPOLOGIES else None
 
 
 # heartbeat's timings for guests under software emulation, where five guests share two cores:
@@ -627,10 +683,10 @@ def _last_topology() -> str | None:
 EMULATED_HEARTBEAT = {"heartbeat_warntime": 2, "heartbeat_deadtime": 5}
 
 
-def write_inventory(topo: Topology, path: Path) -> None:
+def write_inventory(topo: Topology, release: str, path: Path) -> None:
     key = ssh_key()
     groups: dict[str, dict[str, Any]] = {}
-    for vm in vms_of(topo):
+    for vm in vms_of(topo, release):
         host = {
             "ansible_host": "127.0.0.1",
             "ansible_port": vm.ssh_port,
@@ -649,6 +705,7 @@ def write_inventory(topo: Topology, path: Path) -> None:
                                        "-o ControlMaster=auto -o ControlPersist=300s",
             "ansible_ssh_pipelining": True,
             "lab_topology": topo.name,
+            "lab_release": release,
             "lvsha_public_interface": SEGMENTS["public"][0],
             "lvsha_private_interface": SEGMENTS["private"][0],
             "lab_public_cidr": f"{SEGMENTS['public'][2]}.0/24",
@@ -666,17 +723,18 @@ def write_inventory(topo: Topology, path: Path) -> None:
 # --------------------------------------------------------------------------- verbs
 def cmd_up(args: argparse.Namespace) -> None:
     topo = TOPOLOGIES[args.topology]
-    running = running_topology()
-    if running and running != topo.name:
-        raise LabError(f"lab {running!r} is up; run `labctl down` first (one lab at a time on this machine)")
+    release = release_of(args.release)
+    running = running_lab()
+    if running and running != (topo.name, release):
+        raise LabError(f"lab {' on '.join(running)} is up; run `labctl down` first (one lab at a time on this machine)")
     started = time.monotonic()
-    build_image()
-    vms = vms_of(topo)
+    build_image(release)
+    vms = vms_of(topo, release)
     if all(vm.pid() for vm in vms):
-        say(f"lab {topo.name} is already up")
+        say(f"lab {topo.name} ({release}) is already up")
     else:
         RUN_DIR.mkdir(parents=True, exist_ok=True)
-        (RUN_DIR / "current").write_text(topo.name)
+        (RUN_DIR / "current").write_text(f"{topo.name} {release}\n")
         warm = [vm for vm in vms if not vm.pid() and not args.cold and vm.has_snapshot()]
         cold = [vm for vm in vms if not vm.pid() and vm not in warm]
         for vm in warm:
@@ -686,8 +744,8 @@ def cmd_up(args: argparse.Namespace) -> None:
         if warm:
             set_guest_clocks(warm)
         boot_cold(cold, timeout=600)
-    write_inventory(topo, Path(args.inventory))
-    say(f"lab {topo.name} up in {time.monotonic() - started:.1f} s; inventory: {args.inventory}")
+    write_inventory(topo, release, Path(args.inventory))
+    say(f"lab {topo.name} ({release}) up in {time.monotonic() - started:.1f} s; inventory: {args.inventory}")
 
 
 # Cold boots under software emulation are CPU-bound: more guests booting than cores only share
@@ -800,7 +858,7 @@ def cmd_link(args: argparse.Namespace) -> None:
 
 
 def cmd_inventory(args: argparse.Namespace) -> None:
-    write_inventory(TOPOLOGIES[args.topology], Path(args.inventory))
+    write_inventory(TOPOLOGIES[args.topology], release_of(args.release), Path(args.inventory))
     print(args.inventory)
 
 
@@ -809,8 +867,10 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
-    p = sub.add_parser("build", help="build or reuse the cached Debian 12 guest image (keyed by its recipe)")
+    release_help = f"the guests' Debian release: {', '.join(RELEASES)} (default: LVSHA_LAB_RELEASE, else {DEFAULT_RELEASE})"
+    p = sub.add_parser("build", help="build or reuse the cached guest image of a release (keyed by its recipe)")
     p.add_argument("--force", action="store_true", help="rebuild even if an image with this recipe exists")
+    p.add_argument("--release", choices=sorted(RELEASES), help=release_help)
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("up", help="boot a topology (restoring its snapshot when one exists) and write its inventory",
@@ -818,6 +878,7 @@ def main(argv: list[str] | None = None) -> int:
                            f"{t.name} = {', '.join(n.name for n in t.nodes)}" for t in TOPOLOGIES.values()))
     p.add_argument("topology", choices=sorted(TOPOLOGIES))
     p.add_argument("--cold", action="store_true", help="ignore snapshots: fresh overlays, cold boot, new snapshot")
+    p.add_argument("--release", choices=sorted(RELEASES), help=release_help)
     p.add_argument("--inventory", default=str(DEFAULT_INVENTORY), help="where to write the Ansible inventory")
     p.set_defaults(func=cmd_up)
 
@@ -851,6 +912,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("inventory", help="(re)write the Ansible inventory of a topology")
     p.add_argument("topology", choices=sorted(TOPOLOGIES))
+    p.add_argument("--release", choices=sorted(RELEASES), help=release_help)
     p.add_argument("--inventory", default=str(DEFAULT_INVENTORY))
     p.set_defaults(func=cmd_inventory)
 

@@ -132,6 +132,7 @@ SECRET_TASKS = [
 ]
 # Every command and shell task: a new one is added here, and so checked below.
 COMMAND_TASKS = [
+    "debian_packages/tasks/main.yml: Read which of the packages are installed",
     "director/handlers/main.yml: Apply IP forwarding",
     "director/tasks/main.yml: Apply the IPVS table with mon's health verdicts, under mon's lock",
     "drbd/tasks/main.yml: Make the file system on a brand-new volume",

@@ -72,7 +72,8 @@ def test_an_unknown_field_is_a_key_error() -> None:
 
 # ------------------------------------------------------------------ the roles' own variables
 
-ROLE_OPTIONS = {(role, name): spec for role in _cluster_plan.ROLE_ORDER for name, spec in _role_variables.role_options(role).items()}
+ROLE_OPTIONS = {(role, name): spec for role in _cluster_plan.ROLE_ORDER + _role_variables.IMPORTED_ROLES
+                for name, spec in _role_variables.role_options(role).items()}
 
 
 @pytest.mark.parametrize("role, name", sorted(ROLE_OPTIONS), ids=[name for _role, name in sorted(ROLE_OPTIONS)])

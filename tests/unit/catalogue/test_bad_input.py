@@ -33,6 +33,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.lvsha.cluster.plugins.filter.cluster import cluster_model_errors, cluster_plan
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._cluster_plan import PAIR_ROLES, ROLE_ORDER, build_plan
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._role_variables import IMPORTED_ROLES
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import NotShown
 from model_inventory import assert_reported, combined
 from playbook_run import REPO, recap
@@ -94,7 +95,7 @@ NOT_SHOWN = "(not shown)"
 KIND = {"realserver": "lvs", **{role: kind for kind, roles in PAIR_ROLES.items() for role in roles}}
 STEP = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")
 # What the model reads of a host's variables: lvsha_* and the roles' own (ROLE_*).
-READ = re.compile(r"(lvsha|%s)_" % "|".join(ROLE_ORDER))
+READ = re.compile(r"(lvsha|%s)_" % "|".join(ROLE_ORDER + IMPORTED_ROLES))
 
 
 # ------------------------------------------------------------------ the cases' edits

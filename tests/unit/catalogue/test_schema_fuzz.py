@@ -115,7 +115,7 @@ PLAN = build_plan(HOSTVARS, GROUPS)["hosts"]
 
 
 def role_cases() -> Iterator[Any]:
-    for role in ROLE_ORDER:
+    for role in ROLE_ORDER + _role_variables.IMPORTED_ROLES:
         for name, spec in sorted(_role_variables.role_options(role).items()):
             if spec.get("type", "str") not in ("str", "raw", "list") or spec.get("elements", "str") != "str":
                 continue
@@ -126,7 +126,8 @@ def role_cases() -> Iterator[Any]:
 
 @pytest.mark.parametrize("role, name, ending", list(role_cases()))
 def test_the_model_refuses_a_hostile_ending_in_every_string_option_of_a_role(role: str, name: str, ending: str) -> None:
-    host = next(h for h, section in PLAN.items() if role in section["roles"])
+    # An imported role (debian_packages) runs on every host that has a role of the plan.
+    host = next(h for h, section in PLAN.items() if role in section["roles"] or (role in _role_variables.IMPORTED_ROLES and section["roles"]))
     spec = _role_variables.role_options(role)[name]
     default = _role_variables.role_defaults(role).get(name)
     base = "0123456789abcdef0123" if name in SECRET_OPTIONS else default

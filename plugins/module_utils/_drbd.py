@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable
 
+from ansible_collections.lvsha.cluster.plugins.module_utils._locale import c_locale_environ
+
 # --------------------------------------------------------------------------------------
 # Host access (the only place that reads /proc or block devices, or sleeps)
 # --------------------------------------------------------------------------------------
@@ -125,9 +127,6 @@ DRBD_GRAMMAR: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
-C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
-
-
 @dataclass
 class CommandResult:
     argv: list[str]
@@ -159,7 +158,7 @@ class DrbdRunner:
 
     def run(self, tool: str, command: str, resource: str, check: bool = True) -> CommandResult:
         argv = self.argv(tool, command, resource)
-        rc, out, err = self.module.run_command(argv, environ_update=C_LOCALE)
+        rc, out, err = self.module.run_command(argv, environ_update=c_locale_environ(self.module))
         if check and rc != 0:
             raise DrbdCommandError(argv, rc, out, err)
         return CommandResult(argv, rc, out, err)

@@ -28,6 +28,7 @@ requirements:
   - Linux with the ip_vs kernel module
 extends_documentation_fragment:
   - lvsha.cluster.attributes
+  - ansible.builtin.files
 attributes:
   check_mode:
     support: full
@@ -191,7 +192,10 @@ options:
     description:
       - Also write the whole resulting table to this file in C(ipvsadm-save -n) format (plus C(-x)/C(-y) for
         non-zero thresholds), for example V(/etc/ipvsadm.rules) read by the ipvsadm service at boot.
-      - Written atomically, mode 0644 for a new file, only when the content differs.
+      - Written atomically, mode 0644 for a new file unless O(mode) says otherwise, only when the content
+        differs.
+      - O(mode), O(owner), O(group), the SELinux options and O(attributes) apply to this file (as the
+        M(ansible.builtin.file) module sets them) and need it.
     type: path
 notes:
   - Persistence engines (C(--pe)) and tunnel settings that are not declared are preserved on edits.
@@ -355,8 +359,8 @@ from typing import Any, Dict, List, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lvsha.cluster.plugins.module_utils._locale import c_locale_environ
 from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._ipvs import (
-    C_LOCALE,
     CommandError,
     IpvsadmRunner,
     IpvsError,
@@ -374,6 +378,8 @@ from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._ipvs imp
 )
 
 MAX_PROBLEMS = 20
+# add_file_common_args' options: they describe save_path and mean nothing without it.
+FILE_OPTIONS = ("mode", "owner", "group", "seuser", "serole", "selevel", "setype", "attributes")
 
 SERVICE_OPTIONS: Dict[str, Any] = dict(
     protocol=dict(type="str", choices=["tcp", "udp", "sctp", "fwmark"], default="tcp"),
@@ -405,7 +411,7 @@ ARGUMENT_SPEC: Dict[str, Any] = dict(
 def _runner(module: AnsibleModule) -> IpvsadmRunner:
     def run(argv: List[str], data: Optional[str] = None) -> Any:
         # C locale: the error texts matched in _ipvs (NOT_LOADED_MARKERS) are ipvsadm's English ones
-        return module.run_command(argv, data=data, binary_data=True, environ_update=C_LOCALE)
+        return module.run_command(argv, data=data, binary_data=True, environ_update=c_locale_environ(module))
 
     return IpvsadmRunner(module.get_bin_path("ipvsadm", required=True), run)
 
@@ -426,7 +432,7 @@ def _read_live(module: AnsibleModule, runner: IpvsadmRunner) -> Table:
             return Table()
     modprobe = module.get_bin_path("modprobe", required=True)
     argv = [modprobe, "ip_vs"]
-    rc, out, err = module.run_command(argv, environ_update=C_LOCALE)
+    rc, out, err = module.run_command(argv, environ_update=c_locale_environ(module))
     if rc != 0:
         raise CommandError(f"ip_vs kernel module is not loadable: {(err or out).strip()}", argv, rc, out, err)
     return runner.read_table()
@@ -471,6 +477,9 @@ def _write_file(module: AnsibleModule, path: str, content: str) -> None:
 
 def run_module(module: AnsibleModule) -> Dict[str, Any]:
     params = module.params
+    if not params["save_path"] and any(params.get(name) is not None for name in FILE_OPTIONS):
+        raise ValidationError(f"{', '.join(n for n in FILE_OPTIONS if params.get(n) is not None)} apply to save_path, "
+                              "which is not set")
     purge, purge_rs = params["purge"], params["purge_realservers"]
     desired = desired_from_params(params["services"])
     runner = _runner(module)
@@ -509,6 +518,10 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
             result["changed"] = True
             if not module.check_mode:
                 _write_file(module, path, content)
+        # In check mode a file that is not there yet has nothing to compare: it is changed already.
+        if os.path.exists(path):
+            file_args = module.load_file_common_arguments(params, path=path)
+            result["changed"] = module.set_fs_attributes_if_different(file_args, result["changed"])
         if module._diff:
             diffs.append({"before": current or "", "after": content, "before_header": path, "after_header": path})
     if diffs:
@@ -524,7 +537,8 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    # mode, owner, group, SELinux context and attributes of save_path (ansible.builtin.files).
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, add_file_common_args=True)
     try:
         module.exit_json(**run_module(module))
     except ValidationError as exc:

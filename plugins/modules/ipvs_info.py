@@ -182,8 +182,8 @@ from typing import Any, Dict, List, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lvsha.cluster.plugins.module_utils._locale import c_locale_environ
 from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._ipvs import (
-    C_LOCALE,
     CommandError,
     IpvsadmRunner,
     IpvsError,
@@ -205,7 +205,7 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
         return _not_loaded()
 
     def run(argv: List[str], data: Optional[str] = None) -> Any:
-        return module.run_command(argv, data=data, environ_update=C_LOCALE)
+        return module.run_command(argv, data=data, environ_update=c_locale_environ(module))
 
     runner = IpvsadmRunner(module.get_bin_path("ipvsadm", required=True), run)
     try:

@@ -65,19 +65,23 @@ options:
       - V(arping) runs iputils C(arping -U -c COUNT -i SECONDS -w DEADLINE -I IFACE ADDRESS) (unsolicited ARP
         mode, sender and target address both ADDRESS). IPv4 only. Thomas Habets' C(arping) (Debian package
         C(arping)) has another command line and is not used.
+      - V(send_ua) runs resource-agents' C(send_ua) (C(/usr/libexec/heartbeat/send_ua), what IPaddr2 uses for
+        IPv6) as C(send_ua -i MS -c COUNT ADDRESS PREFIX IFACE). IPv6 only.
       - V(socket) builds the packets in Python and sends them through a raw socket. For IPv4 that is an Ethernet
         broadcast ARP request whose sender and target address are the address and whose sender MAC is the
         interface's (read from C(/sys/class/net/IFACE/address)); for IPv6 the neighbour advertisement described above.
-      - V(auto) uses V(send_arp) if it is installed, else iputils V(arping), else V(socket); IPv6 always uses V(socket).
+      - V(auto) uses, for IPv4, V(send_arp) if it is installed, else iputils V(arping), else V(socket); for IPv6,
+        V(send_ua) if it is installed, else V(socket).
     type: str
-    choices: [auto, send_arp, arping, socket]
+    choices: [auto, send_arp, arping, send_ua, socket]
     default: auto
 requirements:
   - iproute2 (C(ip) with JSON output).
   - Root privileges (raw sockets).
 notes:
   - V(changed=true) means packets were sent (or, in check mode, would be).
-  - IPv6 advertisements have the Router flag clear and are sent from the advertised address itself.
+  - IPv6 advertisements sent through the raw socket have the Router flag clear and are sent from the advertised
+    address itself.
 seealso:
   - name: RFC 5227
     description: IPv4 address conflict detection, ARP announcements.
@@ -139,7 +143,7 @@ mac:
   type: str
   sample: "52:54:00:12:34:56"
 cmd:
-  description: Command that was run (or would be run) for O(method=send_arp) and O(method=arping).
+  description: Command that was run (or would be run) for O(method=send_arp), O(method=arping) and O(method=send_ua).
   returned: when an external tool is used
   type: list
   elements: str
@@ -155,6 +159,7 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lvsha.cluster.plugins.module_utils._locale import c_locale_environ
 from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._arp import (
     HEARTBEAT_LIBEXEC,
     ArpError,
@@ -167,21 +172,31 @@ from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._arp impo
     parse_ip_addr_json,
     read_interface_mac,
     send_arp_argv,
+    send_ua_argv,
 )
-
-C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
 
 
 def run(module: AnsibleModule, argv: list[str]) -> tuple[int, str, str]:
-    return module.run_command(argv, environ_update=C_LOCALE)
+    return module.run_command(argv, environ_update=c_locale_environ(module))
 
 
 def resolve_method(module: AnsibleModule, requested: str, address: IPAddress) -> tuple[str, str | None]:
     """The method to use and the path of its tool (None for the socket method)."""
     if address.version == 6:
         if requested in ("send_arp", "arping"):
-            raise ArpError(f"method {requested} only sends IPv4 ARP; use method socket (or auto) for {address}")
+            raise ArpError(f"method {requested} only sends IPv4 ARP; use method send_ua, socket or auto for {address}")
+        if requested in ("auto", "send_ua"):
+            # The raw socket stays the fallback where resource-agents is not installed.
+            path = module.get_bin_path("send_ua", opt_dirs=[HEARTBEAT_LIBEXEC])
+            if path:
+                return "send_ua", path
+            if requested == "send_ua":
+                raise ArpError(f"resource-agents' send_ua was found neither in {HEARTBEAT_LIBEXEC} nor in PATH "
+                               "(Debian package resource-agents)")
         return "socket", None
+    if requested == "send_ua":
+        raise ArpError(f"method send_ua only sends IPv6 neighbour advertisements; use send_arp, arping, socket or "
+                       f"auto for {address}")
     if requested == "socket":
         return "socket", None
     if requested in ("auto", "send_arp"):
@@ -246,6 +261,8 @@ def announce(module: AnsibleModule, result: dict[str, Any]) -> None:
     argv: list[str] | None = None
     if method == "send_arp" and path:
         argv = send_arp_argv(path, name, address, count, interval)
+    elif method == "send_ua" and path:
+        argv = send_ua_argv(path, name, address, entry.prefixlen, count, interval)
     elif method == "arping" and path:
         argv = arping_argv(path, name, address, count, interval)
     if argv is not None:
@@ -281,7 +298,7 @@ def main() -> None:
             interface=dict(type="str", required=True),
             count=dict(type="int", default=5),
             interval=dict(type="float", default=0.2),
-            method=dict(type="str", default="auto", choices=["auto", "send_arp", "arping", "socket"]),
+            method=dict(type="str", default="auto", choices=["auto", "send_arp", "arping", "send_ua", "socket"]),
         ),
         supports_check_mode=True,
     )

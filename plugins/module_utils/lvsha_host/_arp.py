@@ -168,6 +168,15 @@ def send_arp_argv(path: str, interface: str, address: IPAddress, count: int, int
             interface, str(address), "auto", "not_used", "not_used"]
 
 
+def send_ua_argv(path: str, interface: str, address: IPAddress, prefixlen: int, count: int,
+                 interval: float) -> list[str]:
+    """resource-agents' send_ua, IPaddr2's sender for IPv6: ``send_ua [-i interval-ms]
+    [-c count] IPv6-Address Prefix Interface``. It sends ``count`` unsolicited neighbour
+    advertisements for the address on the interface, ``interval`` apart; the prefix is only
+    read for the command line's sake, the address's own is given."""
+    return [path, "-i", str(int(round(interval * 1000))), "-c", str(count), str(address), str(prefixlen), interface]
+
+
 def arping_interval(interval: float) -> int:
     """iputils arping takes whole seconds and stops re-sending with 0: round up, >= 1."""
     return max(1, math.ceil(interval))

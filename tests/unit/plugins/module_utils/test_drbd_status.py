@@ -333,16 +333,20 @@ def test_command_error_without_output() -> None:
 
 
 class FakeModule:
-    def __init__(self, reply: tuple[int, str, str] = (0, "0\n", "")) -> None:
+    def __init__(self, reply: tuple[int, str, str] = (0, "0\n", ""), locales: str = "C\nC.utf8\nPOSIX\n") -> None:
         self.calls: list[tuple[list[str], dict[str, Any]]] = []
         self.reply = reply
+        self.locales = locales
 
     def get_bin_path(self, name: str, required: bool = False) -> str:
         return f"/sbin/{name}"
 
     def run_command(self, argv: list[str], **kwargs: Any) -> tuple[int, str, str]:
         self.calls.append((argv, kwargs))
-        return self.reply
+        return (0, self.locales, "") if argv == ["/sbin/locale", "-a"] else self.reply
+
+    def debug(self, msg: str) -> None:
+        pass
 
 
 def test_runner_grammar_and_locale() -> None:
@@ -354,8 +358,23 @@ def test_runner_grammar_and_locale() -> None:
     assert runner.argv("drbdsetup", "status-json", "r0") == ["/sbin/drbdsetup", "status", "r0", "--json"]
     assert runner.describe("drbdadm", "adjust-dry-run", "r0") == "drbdadm -d adjust r0"
     runner.run("drbdadm", "sh-minor", "r0")
-    assert module.calls == [(["/sbin/drbdadm", "sh-minor", "r0"],
-                             {"environ_update": {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}})]
+    runner.run("drbdadm", "sh-md-dev", "r0")
+    # The target's C locale, asked for once (ansible-core's get_best_parsable_locale).
+    c_utf8 = {"environ_update": {"LANG": "C.utf8", "LC_ALL": "C.utf8", "LC_MESSAGES": "C.utf8"}}
+    assert module.calls == [(["/sbin/locale", "-a"], {}), (["/sbin/drbdadm", "sh-minor", "r0"], c_utf8),
+                            (["/sbin/drbdadm", "sh-md-dev", "r0"], c_utf8)]
+
+
+@pytest.mark.parametrize(("locales", "chosen"), [
+    ("C\nC.UTF-8\nPOSIX\n", "C.UTF-8"),
+    ("C\nen_US.utf8\nPOSIX\n", "C"),  # never en_US, which ansible-core prefers to C
+    ("C\nPOSIX\n", "C"),
+    ("", "C"),  # locale -a told nothing
+])
+def test_runner_takes_the_best_c_locale_the_target_has(locales: str, chosen: str) -> None:
+    module = FakeModule(locales=locales)
+    _drbd.DrbdRunner(module).run("drbdadm", "sh-minor", "r0")
+    assert module.calls[-1][1] == {"environ_update": {"LANG": chosen, "LC_ALL": chosen, "LC_MESSAGES": chosen}}
 
 
 def test_runner_judges_by_exit_status_not_stderr() -> None:

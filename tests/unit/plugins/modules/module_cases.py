@@ -20,6 +20,11 @@ A case file is a list of cases::
 Commands resolve through ``get_bin_path`` to ``/usr/sbin/NAME`` unless the case
 gives ``bin_paths: {NAME: PATH}``. A case that expects more commands than the module
 runs, or fewer, fails.
+
+Every command must run in the target's C locale (LANG, LC_ALL and LC_MESSAGES), which the
+module asks ``locale -a`` for once (ansible-core's get_best_parsable_locale): that query is
+answered with the case's ``locales`` (default Debian 12's, ``C``, ``C.utf8``, ``POSIX``) and
+is not listed in ``commands``; ``locale`` names the locale expected (default ``C.utf8``).
 """
 from __future__ import annotations
 
@@ -41,6 +46,10 @@ except ImportError:  # ansible-core before 2.19 reads the arguments from basic._
     def patch_module_args(args: dict[str, Any]):
         with mock.patch.object(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode()):
             yield
+
+
+# `locale -a` on Debian 12 with no locale generated.
+DEBIAN_LOCALES = "C\nC.utf8\nPOSIX\n"
 
 
 class ModuleExit(Exception):
@@ -69,9 +78,16 @@ def run_case(main: Any, case: dict[str, Any]) -> dict[str, Any]:
     expected = list(case.get("commands", []))
     bin_paths = case.get("bin_paths", {})
     seen: list[list[str]] = []
+    locale = case.get("locale", "C.utf8")
+    asked_locales: list[list[str]] = []
 
     def run_command(self: basic.AnsibleModule, args: Any, *a: Any, **kw: Any):
         argv = [str(x) for x in args]
+        if argv == [get_bin_path(self, "locale"), "-a"]:
+            asked_locales.append(argv)
+            assert len(asked_locales) == 1, "locale -a asked twice in one run"
+            return 0, case.get("locales", DEBIAN_LOCALES), ""
+        assert kw.get("environ_update") == {"LANG": locale, "LC_ALL": locale, "LC_MESSAGES": locale}, argv
         seen.append(argv)
         assert expected, f"unexpected command {argv}"
         step = expected.pop(0)

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import copy
+import grp
 import os
+import pwd
 import stat
 from pathlib import Path
 from typing import Any, Dict, Iterator
@@ -104,3 +106,36 @@ def test_restore_is_fed_in_c_locale() -> None:
     assert seen["environ_update"]["LC_ALL"] == "C"
     assert seen["data"] == "-D -t 192.0.2.1:80\n"
     assert seen["binary_data"] is True
+
+
+def _save_run(tmp_path: Path, check_mode: bool = False, **file_options: Any) -> Dict[str, Any]:
+    """One run with save_path and the given file options, the IPVS table unchanged."""
+    case = prepare(copy.deepcopy(SAVE_CASE), tmp_path)
+    case["params"].update(file_options)
+    case["check_mode"] = check_mode
+    del case["result"]
+    with mock.patch.object(ipvs, "ipvs_loaded", return_value=True):
+        return run_case(ipvs.main, case)
+
+
+def test_save_path_takes_the_mode_owner_and_group_asked(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    owner, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
+    assert _save_run(tmp_path, mode="0600", owner=owner, group=group)["changed"] is True
+    assert oct(stat.S_IMODE(rules.stat().st_mode)) == "0o600"
+    content = rules.read_text()
+    # Again: nothing to do. Then only the mode differs: changed, the content kept.
+    assert _save_run(tmp_path, mode="0600", owner=owner, group=group)["changed"] is False
+    assert _save_run(tmp_path, mode="u=rw,g=r")["changed"] is True
+    assert oct(stat.S_IMODE(rules.stat().st_mode)) == "0o640" and rules.read_text() == content
+    # Check mode predicts the change of mode and makes none.
+    assert _save_run(tmp_path, check_mode=True, mode="0644")["changed"] is True
+    assert oct(stat.S_IMODE(rules.stat().st_mode)) == "0o640"
+    assert _save_run(tmp_path, check_mode=True, mode="0640")["changed"] is False
+
+
+def test_file_options_need_save_path() -> None:
+    case = {"params": {"services": [], "mode": "0600", "owner": "root"}, "failed": True,
+            "msg_contains": "mode, owner apply to save_path, which is not set"}
+    with mock.patch.object(ipvs, "ipvs_loaded", return_value=True):
+        run_case(ipvs.main, case)

@@ -23,7 +23,7 @@ import pytest
 from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host import _arp
 from ansible_collections.lvsha.cluster.plugins.modules import send_arp
 
-from module_cases import load_cases, run_case
+from ansible_collections.lvsha.cluster.tests.unit.plugins.modules.module_cases import load_cases, run_case
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures" / "arp"

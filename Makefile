@@ -4,6 +4,7 @@
 #   make demo-mirror    the same for the mirror pair (rsync pull, heartbeat failover)
 #   make test   unit tests (on every ansible-core line claimed), lint, sanity, and the lab scenarios
 #   make docs   docs/model.md from the model's schema
+#   make docsite   the documentation site in build/docsite/build/html
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -23,7 +24,7 @@ LVS_INVENTORY := -i inventories/example-lvs/hosts.yml -i inventories/lab/hosts.y
 STORAGE_INVENTORY := -i inventories/example-storage/hosts.yml -i inventories/lab/hosts.yml
 MIRROR_INVENTORY := -i inventories/example-mirror/hosts.yml -i inventories/lab/hosts.yml
 
-.PHONY: help setup docs demo demo-storage demo-mirror test units units-cores units-core lint sanity lab lab-build bench-ipvs bench-failover bench-storage bench-mirror bench-transport bench-controller clean
+.PHONY: help setup docs changelog docs-check docsite demo demo-storage demo-mirror test units units-cores units-core lint sanity lab lab-build bench-ipvs bench-failover bench-storage bench-mirror bench-transport bench-controller clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -67,15 +68,32 @@ test: setup
 	$(STAGE) units $(MAKE) --no-print-directory units
 	$(STAGE) lint $(MAKE) --no-print-directory lint
 	$(STAGE) sanity $(MAKE) --no-print-directory sanity
+	$(STAGE) docs $(MAKE) --no-print-directory docs-check docsite
 	$(STAGE) units-cores $(MAKE) --no-print-directory units-cores
 	$(STAGE) lab $(MAKE) --no-print-directory lab
 
+# The unit suite through ansible-test, as the collection's users run it (the collection under
+# ansible_collections/; tests/unit/conftest.py runs each test in its worker, not in a fork): a
+# copy of the tracked and new files, as for sanity.
 # Two workers: the unit run is about 40% shorter on the two cores (220 s against 360 s).
+# tests/no_leftovers fails the stage on a process or a /tmp entry that the run left behind.
+UNITS_TREE  := build/units/ansible_collections/lvsha/cluster
+
 units: setup
-	pytest -q -n 2 tests/unit
+	rm -rf $(UNITS_TREE) && mkdir -p $(UNITS_TREE)
+	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(UNITS_TREE)
+	cd $(UNITS_TREE) && git init -q && git add -A && \
+	  $(CURDIR)/tests/no_leftovers ansible-test units --local --python 3.11 --num-workers 2 --color no
+
+# On a copy of the tracked and new files in a repository of its own, as a fresh clone has
+# them (no build/ from make setup, no ANSIBLE_CONFIG): ansible.cfg must find the collection by
+# itself, with nothing installed.
+LINT_TREE   := build/lint
 
 lint: setup
-	ansible-lint --profile production
+	rm -rf $(LINT_TREE) && mkdir -p $(LINT_TREE)
+	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(LINT_TREE)
+	cd $(LINT_TREE) && git init -q && git add -A && env -u ANSIBLE_CONFIG ansible-lint --offline --profile production
 
 # The older ansible-core lines that meta/runtime.yml claims (the pinned one is requirements.txt's):
 # the whole unit suite, which holds the controller side (validate.yml, render.yml, site.yml's
@@ -90,9 +108,34 @@ units-core:
 	build/core-$(CORE)/bin/pip install -q "ansible-core==$(CORE)" -r tests/unit/requirements.txt
 	PATH=$(CURDIR)/build/core-$(CORE)/bin:$$PATH pytest -q -n 2 tests/unit
 
-# docs/model.md from the model's schema (plugins/plugin_utils/model_schema.yml).
+# docs/model.md from the model's schema (plugins/plugin_utils/model_schema.yml), and the
+# documentation site's model guide from it.
 docs: setup
 	PYTHONPATH=build/collections python3 -c 'from ansible_collections.lvsha.cluster.plugins.plugin_utils._schema import markdown; print(markdown())' > docs/model.md
+	python3 tests/unit/model_rst.py > docs/docsite/rst/model.rst
+
+# CHANGELOG.md from changelogs/ (the fragments of the coming release; the releases).
+changelog: setup
+	python3 tests/unit/changelog_md.py > CHANGELOG.md
+
+# The changelog's fragments and changelog.yaml, and the collection's documentation (plugins,
+# roles, the guides of docs/docsite, every reference) as antsibull-docs checks them.
+docs-check: setup
+	antsibull-changelog lint
+	antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+	tests/docs_lint collections/ansible_collections/lvsha/cluster
+
+# The documentation site (antsibull-docs, Sphinx) in build/docsite/build/html, warnings as
+# errors. With no network there is no intersphinx inventory: references into the Ansible
+# documentation (common_return_values, ...) stay unresolved, so Sphinx's ref.ref warnings are
+# not errors here; docs-check validates the collection's own references.
+DOCSITE := build/docsite
+
+docsite: setup
+	rm -rf $(DOCSITE) && mkdir -m 0755 -p $(DOCSITE)
+	antsibull-docs sphinx-init --use-current --squash-hierarchy --fail-on-error --dest-dir $(DOCSITE) lvsha.cluster
+	printf '%s\n' 'intersphinx_mapping = {}' "suppress_warnings = ['ref.ref']" >> $(DOCSITE)/conf.py
+	$(DOCSITE)/build.sh
 
 # ansible-test wants the collection under ansible_collections/NAMESPACE/NAME and reads the
 # file list from git: copy the tracked and new files there, into a repository of their own.

@@ -12,9 +12,10 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 import pytest
+from _pytest.runner import runtestprotocol
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,6 +43,13 @@ if _root:
 
 # Shared test helpers (model_inventory.py) live beside this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Plain pytest puts each test file's directory on sys.path, and a test imports a helper beside
+# it by its bare name (test_schema_fuzz.py: test_bad_input). ansible-test units imports a test
+# as a package of the collection instead, which puts no directory there: every directory of the
+# suite goes on the path, after the others.
+for _directory in sorted({str(path.parent) for path in Path(__file__).resolve().parent.rglob("*.py")}):
+    if _directory not in sys.path:
+        sys.path.append(_directory)
 
 
 def _children() -> list:
@@ -62,6 +70,21 @@ def _children() -> list:
         if int(parent) == os.getpid() and state != "Z":
             found.append(f"{entry} {command}")
     return found
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: Optional[pytest.Item]) -> Optional[bool]:
+    """Under `ansible-test units`, each test runs in the worker, as under plain pytest, not in a
+    fork of it (ansible-test's ansible_forked plugin, whose hook this one, registered later,
+    precedes). In a fork, a module-scoped fixture is set up again for every test and torn down
+    only in the module's last one: the rendering of test_render_playbook.py ran once per test
+    instead of once, and test_lvsha_mirror.py's rsync daemons outlived their tests."""
+    if not item.config.pluginmanager.has_plugin("ansible_forked"):
+        return None
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    runtestprotocol(item, nextitem=nextitem)
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:  # noqa: ARG001 - pytest's hook signature

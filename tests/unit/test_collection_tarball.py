@@ -11,10 +11,11 @@ from pathlib import Path
 
 from playbook_run import REPO
 
-TOP_LEVEL = {"CHANGELOG.md", "FILES.json", "LICENSE", "MANIFEST.json", "README.md", "docs", "inventories", "meta",
-             "playbooks", "plugins", "roles", "tests"}
-HARNESS = ("tests/lab/", "tests/stage", "tests/output/", "molecule/", "benchmarks/", "inventories/lab/", "build/", ".venv",
-           "Makefile", "requirements.txt", "ansible.cfg", "BENCHMARKS.md")
+TOP_LEVEL = {"CHANGELOG.md", "FILES.json", "LICENSE", "MANIFEST.json", "README.md", "changelogs", "docs", "inventories",
+             "meta", "playbooks", "plugins", "roles", "tests"}
+HARNESS = ("tests/lab/", "tests/stage", "tests/no_leftovers", "tests/docs_lint", "tests/output/", "molecule/", "benchmarks/",
+           "inventories/lab/", "build/", ".venv", "Makefile", "requirements.txt", "ansible.cfg", "BENCHMARKS.md",
+           "collections/")
 
 
 def test_the_tarball_holds_the_collection_and_none_of_the_harness(tmp_path: Path) -> None:

@@ -32,3 +32,18 @@ def test_an_execution_environment_gets_only_the_runtime_dependencies(tmp_path: P
     assert found["python"] == [], found
     assert sorted(line.split()[0] for line in found["system"]) == ["drbd-utils", "mon", "rsync"], found
     shutil.rmtree(tmp_path / "collections")
+
+
+def test_the_example_execution_environment_builds_a_context(tmp_path: Path) -> None:
+    """docs/examples/execution-environment.yml is one that ansible-builder accepts: its build
+    context asks for the collection and for no Python package of the collection's own."""
+    context = tmp_path / "context"
+    proc = subprocess.run([str(BUILDER), "create", "-f", str(REPO / "docs/examples/execution-environment.yml"),
+                           "--context", str(context), "--output-filename", "Containerfile"],
+                          capture_output=True, text=True, check=False, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    requirements = yaml.safe_load((context / "_build" / "requirements.yml").read_text())
+    assert requirements == {"collections": [{"name": "lvsha.cluster"}]}, requirements
+    # The image installs what introspection finds, from the collections' own metadata.
+    assert "introspect" in (context / "Containerfile").read_text()
+    assert not (context / "_build" / "requirements.txt").exists()

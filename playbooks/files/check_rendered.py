@@ -12,7 +12,8 @@ For every host directory DIR/HOST:
   the peer's address only, so the daemon must refuse the loopback client as a known module
   (its log tells "denied on module" from "unknown module").
 
-Prints one line per check and exits 1 when any check fails. A check whose tool is not
+The checks run side by side (a daemon's start is mostly waiting); prints one line per check,
+in the order of the files, and exits 1 when any check fails. A check whose tool is not
 installed here (a controller that is not Debian, an execution environment) is reported as
 skipped, with the tool it needs; with --require it fails instead.
 """
@@ -25,13 +26,17 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 DRBDADM = "/usr/sbin/drbdadm"
 MON = "/usr/sbin/mon"
 MONCMD = "/usr/bin/moncmd"
 RSYNC = "/usr/bin/rsync"
 START_TIMEOUT = 15.0
+# Checks at once: each starts at most one daemon.
+PARALLEL = 8
 COMPLAINT = re.compile(r"Unknown Parameter|IGNORING|Badly formed|ERROR|error", re.I)
 # What a daemon child logs when its client hangs up first (a refused client exits at once, and
 # on a loaded machine before the child has finished): the connection's, not the file's.
@@ -52,11 +57,21 @@ def need(*tools):
         raise ToolMissing(f"{', '.join(missing)} not installed here")
 
 
+_PORTS_LOCK = threading.Lock()
+_PORTS_GIVEN = set()
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on now, and that no other check of this
+    run was given (the checks run side by side)."""
+    with _PORTS_LOCK:
+        while True:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+            if port not in _PORTS_GIVEN:
+                _PORTS_GIVEN.add(port)
+                return port
 
 
 def wait_listening(port, process, log):
@@ -197,10 +212,20 @@ CHECKS = (
 )
 
 
+def check_one(host, relative, check, path, require):
+    """(line, failed) for one file."""
+    try:
+        return f"ok     {host} /{relative}: {check(path)}", False
+    except ToolMissing as error:
+        return f"{'FAILED' if require else 'skipped'} {host} /{relative}: {error}", require
+    except (CheckFailed, OSError, subprocess.SubprocessError) as error:
+        return f"FAILED {host} /{relative}: {error}", True
+
+
 def check_tree(root, require=False):
     """Check every host directory under root; returns (lines, failures). A check whose tool is
     missing is skipped, or with ``require`` failed."""
-    lines, failures = [], 0
+    jobs = []
     for host in sorted(os.listdir(root)):
         host_dir = os.path.join(root, host)
         if not os.path.isdir(host_dir):
@@ -209,17 +234,10 @@ def check_tree(root, require=False):
             for name in sorted(files):
                 path = os.path.join(base, name)
                 relative = os.path.relpath(path, host_dir)
-                for pattern, check in CHECKS:
-                    if pattern.search(relative):
-                        try:
-                            lines.append(f"ok     {host} /{relative}: {check(path)}")
-                        except ToolMissing as error:
-                            failures += require
-                            lines.append(f"{'FAILED' if require else 'skipped'} {host} /{relative}: {error}")
-                        except (CheckFailed, OSError, subprocess.SubprocessError) as error:
-                            failures += 1
-                            lines.append(f"FAILED {host} /{relative}: {error}")
-    return lines, failures
+                jobs += [(host, relative, check, path, require) for pattern, check in CHECKS if pattern.search(relative)]
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        results = list(pool.map(lambda job: check_one(*job), jobs))
+    return [line for line, _failed in results], sum(failed for _line, failed in results)
 
 
 def main(argv):

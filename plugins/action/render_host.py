@@ -115,6 +115,7 @@ class ActionModule(ActionBase):
         if not isinstance(plan, Mapping):
             raise AnsibleActionFail("no cluster plan (lvsha__model.plan): run playbooks/tasks/model.yml first")
         host = task_vars["inventory_hostname"]
+        _render.check_host(host)
         extra = load_extra_vars(self._loader)
         bound = {"lvsha_render_secret": args["secret"]}
         writing = not self._task.check_mode

@@ -10,7 +10,7 @@ version_added: 0.1.0
 description:
   - Internal to the collection. The first step of C(playbooks/render.yml) (C(tasks/render_dir.yml)), run once
     on the controller. Resolves O(path) once and returns it; the render tasks write only below it
-    (M(lvsha.cluster.render_files)).
+    (M(lvsha.cluster.render_host)).
   - Writes only into a directory that it created itself (0700), or one that the user running it owns, that
     others cannot write to, and that is empty or holds an earlier rendering (the marker C(.lvsha-render)),
     whose contents it then removes. The directory itself is never removed and made again, so that nobody

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: render_files
-short_description: Internal - a role's declared files written on the controller, in one task (playbooks/render.yml)
+short_description: Internal - a role's declared files written on the controller, in one task
 version_added: 0.1.0
 description:
-  - Internal to the collection. The render entry point (C(tasks/render.yml)) of each role that declares its
-    files calls it for C(playbooks/render.yml); the role's C(tasks/main.yml) installs the same declaration on
-    the host.
+  - Internal to the collection. Writes one role's declaration, given as O(files), for the host it runs for;
+    M(lvsha.cluster.render_host), the rendering step of C(playbooks/render.yml), writes each role's declaration
+    with the same code. The role's C(tasks/main.yml) installs the same declaration on the host.
   - Writes every entry of O(files) that this host gets (no O(files[].when), or a true one) to
     O(render_dir)/HOST/DEST on the controller, with its mode; a template from the role's C(templates/)
     rendered as the M(ansible.builtin.template) module renders it (the entry is C(item), as in the role's own
@@ -18,7 +18,8 @@ description:
     C(validate) apply to the host only; C(tasks/render_check.yml) of playbooks/render.yml loads the rendered
     files with the daemons' parsers instead.
   - A secret is never written. The calling task binds the variables that hold the role's secrets to
-    C(lvsha_render_secret) in its C(vars), so that a file declared O(files[].secret) carries the placeholder.
+    C(lvsha_render_secret) in its C(vars) (M(lvsha.cluster.render_host) binds them from the role's
+    C(vars/render.yml)), so that a file declared O(files[].secret) carries the placeholder.
   - Lists the entries it wrote (with their defaults, without O(files[].data)) in
     O(render_dir)/.lvsha-files.HOST.ROLE.json, which tests/unit/playbooks/test_render_playbook.py compares with
     the tree.

@@ -17,10 +17,11 @@ description:
     C(tasks/main.yml) imports (C(ansible.builtin.import_role)) and that declare theirs for a rendering, in
     their C(vars/render.yml) (the lvsha command of P(lvsha.cluster.host_package#role)).
   - The files are templated with the host's variables, layered as a deploy run layers them for a role of the
-    play - the role's C(defaults/main.yml), then the host's variables (inventory, facts, the play's), then the role's
-    C(vars/main.yml), then the variables the importing task sets, then the extra variables (C(-e)) - and last
-    the role's C(vars/render.yml), which binds the role's secret variables to O(secret), so that no extra
-    variable can put a secret in a rendered file.
+    play - the role's C(defaults/main.yml), then the host's variables (inventory, facts, the play's), then the
+    role's C(vars/main.yml), then the extra variables (C(-e)) - and last the role's C(vars/render.yml), which
+    binds the role's secret variables to O(secret), so that no extra variable can put a secret in a rendered
+    file. A role that declares files and is imported with variables of the importing task's own is refused,
+    as a rendering would not apply them.
   - Lists each planned role's entries in O(render_dir)/.lvsha-files.HOST.ROLE.json, as M(lvsha.cluster.render_files)
     does.
   - Runs on the controller alone and never contacts the host. A host name that is not a plain directory name is

@@ -92,10 +92,16 @@ def write(path: str, data: bytes, mode: int) -> None:
     os.chmod(path, mode)
 
 
-def host_directory(render_dir: str, host: str, create: bool) -> str:
-    """render_dir/HOST; a host name is one path component, never a way out of render_dir."""
-    if not host or "/" in host or host in (".", "..") or host.startswith("."):
+def check_host(host: str) -> None:
+    """A host's directory is render_dir/HOST: its name must be one plain path component, never a
+    way out of render_dir nor the name of render.yml's own files (.lvsha-*)."""
+    if not host or "/" in host or "\0" in host or host.startswith("."):
         raise AnsibleActionFail(f"refusing to render host {host!r}: its name is not a plain directory name")
+
+
+def host_directory(render_dir: str, host: str, create: bool) -> str:
+    """render_dir/HOST, checked and (when ``create``) made."""
+    check_host(host)
     return directory(render_dir, host, create)
 
 

@@ -33,7 +33,7 @@ def test_validate_names_every_cluster() -> None:
 
 
 def test_render_plans_once_for_every_host_and_role(rendered) -> None:
-    # The seven roles' render entry points take the plan that render.yml built.
+    # Every role's rendering (lvsha.cluster.render_host) takes the plan that render.yml built.
     _root, proc = rendered
     assert proc.stdout.count(PLANNED) == 1, [line for line in proc.stdout.splitlines() if "lvsha.cluster: " in line]
 

@@ -41,7 +41,7 @@ ROLES_OF = {
     "mr1": ["rsync_mirror", "heartbeat"], "mr2": ["rsync_mirror", "heartbeat"],
 }
 # The roles that declare the files they install (ROLE__files in vars/main.yml): their
-# tasks/main.yml installs the declaration and lvsha.cluster.render_files renders it, listing
+# tasks/main.yml installs the declaration and lvsha.cluster.render_host renders it, listing
 # what it wrote in render_dir/.lvsha-files.HOST.ROLE.json; the expected tree comes from
 # these lists, checked against the declarations and the install tasks below.
 ROLES = REPO / "roles"
@@ -85,7 +85,7 @@ def tree(root: Path) -> Dict[str, Dict[str, str]]:
 
 
 def rendered_lists(root: Path) -> Dict[Tuple[str, str], List[Dict[str, Any]]]:
-    """(host, role) -> the declared files lvsha.cluster.render_files wrote for them."""
+    """(host, role) -> the declared files lvsha.cluster.render_host wrote for them."""
     lists = {}
     for path in sorted(root.glob(".lvsha-files.*.json")):
         listed = json.loads(path.read_text())

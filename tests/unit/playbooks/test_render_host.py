@@ -40,6 +40,12 @@ def test_the_host_s_variables_are_layered_as_in_a_deploy_run(tmp_path: Path) -> 
     assert "key-from-extra-vars-5d1e" not in "".join(p.read_text() for p in out.rglob("*") if p.is_file())
 
 
+def shown(proc) -> str:
+    """The output as words, a YAML single-quoted message's doubled quotes undone (ansible-core
+    before 2.19 quotes a message that holds a quote)."""
+    return words(proc.stdout).replace("''", "'")
+
+
 def action_play(tmp_path: Path, render_dir: Path, roles: list, hosts: tuple = ("localhost",)) -> Path:
     """A play that runs the action alone, with a plan giving each host ``roles``."""
     play = tmp_path / "play.yml"
@@ -57,9 +63,8 @@ def test_a_host_name_that_is_not_a_plain_directory_name_is_refused(tmp_path: Pat
     inventory.write_text(yaml.safe_dump({"all": {"children": {"weird": {"hosts": {"../escaped": {}, ".lvsha-render": {}}}}}}))
     play = action_play(tmp_path, render_dir, ["realserver"], hosts=("../escaped", ".lvsha-render"))
     proc = run_playbook(play, "-i", str(inventory), inventories=())
-    shown = words(proc.stdout)
-    assert "refusing to render host '../escaped': its name is not a plain directory name" in shown, proc.stdout[-3000:]
-    assert "refusing to render host '.lvsha-render': its name is not a plain directory name" in shown
+    assert "refusing to render host '../escaped': its name is not a plain directory name" in shown(proc), proc.stdout[-3000:]
+    assert "refusing to render host '.lvsha-render': its name is not a plain directory name" in shown(proc)
     counters = recap(proc.stdout)
     assert (counters["../escaped"]["failed"], counters[".lvsha-render"]["failed"]) == (1, 1), counters
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["hosts.yml", "out", "play.yml"]
@@ -69,7 +74,7 @@ def test_a_role_the_collection_does_not_have_is_refused(tmp_path: Path) -> None:
     render_dir = tmp_path / "out"
     render_dir.mkdir()
     proc = run_playbook(action_play(tmp_path, render_dir, ["../../../tmp"]), inventories=())
-    assert "the plan names a role '../../../tmp' that lvsha.cluster does not have" in words(proc.stdout), proc.stdout[-3000:]
+    assert "the plan names a role '../../../tmp' that lvsha.cluster does not have" in shown(proc), proc.stdout[-3000:]
     assert list(render_dir.iterdir()) == []
 
 
@@ -79,5 +84,5 @@ def test_no_symlink_in_render_dir_is_followed(tmp_path: Path) -> None:
     elsewhere.mkdir()
     (render_dir / "localhost").symlink_to(elsewhere)
     proc = run_playbook(action_play(tmp_path, render_dir, ["realserver"]), inventories=())
-    assert "not a directory of its own (a symlink?)" in words(proc.stdout), proc.stdout[-3000:]
+    assert "not a directory of its own (a symlink?)" in shown(proc), proc.stdout[-3000:]
     assert list(elsewhere.iterdir()) == []

@@ -45,10 +45,9 @@ options:
     type: path
     required: true
   secret:
-    description: Written where a secret would go (C(lvsha_render_secret)).
+    description: Written where a secret would go (C(lvsha_render_secret)); a placeholder, never a secret.
     type: str
     required: true
-    no_log: true
 """
 
 EXAMPLES = r"""

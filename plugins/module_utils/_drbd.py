@@ -127,6 +127,7 @@ DRBD_GRAMMAR: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+
 @dataclass
 class CommandResult:
     argv: list[str]

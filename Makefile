@@ -76,14 +76,14 @@ test: setup
 # ansible_collections/; tests/unit/conftest.py runs each test in its worker, not in a fork): a
 # copy of the tracked and new files, as for sanity.
 # Two workers: the unit run is about 40% shorter on the two cores (220 s against 360 s).
-# tests/no_leftovers fails the stage on a process or a /tmp entry that the run left behind.
+# tests/no_leftovers.py fails the stage on a process or a /tmp entry that the run left behind.
 UNITS_TREE  := build/units/ansible_collections/lvsha/cluster
 
 units: setup
 	rm -rf $(UNITS_TREE) && mkdir -p $(UNITS_TREE)
 	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(UNITS_TREE)
 	cd $(UNITS_TREE) && git init -q && git add -A && \
-	  $(CURDIR)/tests/no_leftovers ansible-test units --local --python 3.11 --num-workers 2 --color no
+	  python3 $(CURDIR)/tests/no_leftovers.py ansible-test units --local --python 3.11 --num-workers 2 --color no
 
 # On a copy of the tracked and new files in a repository of its own, as a fresh clone has
 # them (no build/ from make setup, no ANSIBLE_CONFIG): ansible.cfg must find the collection by
@@ -123,7 +123,7 @@ changelog: setup
 docs-check: setup
 	antsibull-changelog lint
 	antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
-	tests/docs_lint collections/ansible_collections/lvsha/cluster
+	python3 tests/docs_lint.py collections/ansible_collections/lvsha/cluster
 
 # The documentation site (antsibull-docs, Sphinx) in build/docsite/build/html, warnings as
 # errors. With no network there is no intersphinx inventory: references into the Ansible

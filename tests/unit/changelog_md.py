@@ -20,10 +20,10 @@ REPO = Path(__file__).resolve().parents[2]
 CHANGELOGS = REPO / "changelogs"
 
 
-def sections() -> list[tuple[str, str]]:
+def sections() -> list[tuple[str, ...]]:
     """The configured sections, in order: (key, title)."""
     config = yaml.safe_load((CHANGELOGS / "config.yaml").read_text(encoding="utf-8"))
-    return [(key, title) for key, title in config["sections"]]
+    return [tuple(section) for section in config["sections"]]
 
 
 def fragments() -> dict[str, list[str]]:

@@ -13,7 +13,7 @@ from playbook_run import REPO
 
 TOP_LEVEL = {"CHANGELOG.md", "FILES.json", "LICENSE", "MANIFEST.json", "README.md", "changelogs", "docs", "inventories",
              "meta", "playbooks", "plugins", "roles", "tests"}
-HARNESS = ("tests/lab/", "tests/stage", "tests/no_leftovers", "tests/docs_lint", "tests/output/", "molecule/", "benchmarks/",
+HARNESS = ("tests/lab/", "tests/stage", "tests/no_leftovers.py", "tests/docs_lint.py", "tests/output/", "molecule/", "benchmarks/",
            "inventories/lab/", "build/", ".venv", "Makefile", "requirements.txt", "ansible.cfg", "BENCHMARKS.md",
            "collections/")
 

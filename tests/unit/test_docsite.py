@@ -55,4 +55,4 @@ def unknown_fields(value: Any, path: str) -> list[str]:
 @pytest.mark.parametrize("guide", sorted(path.name for path in GUIDES.glob("scenario_*.rst")))
 def test_the_inventory_examples_name_model_fields(guide: str) -> None:
     examples = yaml_examples(GUIDES / guide)
-    assert [unknown_fields(example, "") for example in examples] == [[] for _ in examples]
+    assert [unknown_fields(example, "") for example in examples] == [[]] * len(examples)

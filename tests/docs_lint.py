@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: lvsha.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """antsibull-docs lint-collection-docs on the collection (plugins, roles, the guides of
@@ -6,7 +5,7 @@ docs/docsite, every reference), failing on any message but those listed in
 docs/docsite/lint-known.txt, each with the reason it is there; a listed message that the lint
 no longer reports fails too, so the list only ever shrinks to what is still true.
 
-    tests/docs_lint COLLECTION_DIR
+    python3 tests/docs_lint.py COLLECTION_DIR
 """
 from __future__ import annotations
 

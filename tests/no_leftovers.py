@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 # Copyright: lvsha.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run a command and fail if it leaves a process or a temporary file behind.
 
-    tests/no_leftovers COMMAND [ARG...]
+    python3 tests/no_leftovers.py COMMAND [ARG...]
 
 The command runs with this program as its child subreaper, so a process that any of its
 descendants started and left running (a daemon that detached, a fake tool that outlived its

@@ -86,3 +86,16 @@ def test_no_symlink_in_render_dir_is_followed(tmp_path: Path) -> None:
     proc = run_playbook(action_play(tmp_path, render_dir, ["realserver"]), inventories=())
     assert "not a directory of its own (a symlink?)" in shown(proc), proc.stdout[-3000:]
     assert list(elsewhere.iterdir()) == []
+
+
+def test_a_pair_s_heartbeat_settings_are_checked_by_the_role_before_any_file_is_written(tmp_path: Path) -> None:
+    """The model leaves these to the heartbeat role's tasks/plan.yml, which render.yml runs on
+    the pairs' nodes before rendering."""
+    extra_inventory = tmp_path / "more.yml"
+    extra_inventory.write_text(yaml.safe_dump({"all": {"hosts": {"lb1": {"lvsha_private_address": None}}}}))
+    out = tmp_path / "out"
+    proc = run_playbook(RENDER, "-i", str(extra_inventory), "-e", f"render_dir={out}", inventories=("lvs",))
+    assert proc.returncode != 0
+    assert "host lb1: heartbeat path private needs lvsha_private_interface and lvsha_private_address" in shown(proc)
+    assert "TASK [Render each role in render mode]" not in proc.stdout
+    assert sorted(p.name for p in out.iterdir()) == [".lvsha-render"]

@@ -94,7 +94,7 @@ def reap() -> None:
     """Collect the exit status of every re-parented process that has ended."""
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid = os.waitpid(-1, os.WNOHANG)[0]
         except ChildProcessError:
             return
         if pid == 0:

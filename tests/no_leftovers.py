@@ -7,18 +7,22 @@
 The command runs with this program as its child subreaper, so a process that any of its
 descendants started and left running (a daemon that detached, a fake tool that outlived its
 test) is re-parented here instead of to init, where it could not be told from the machine's
-own. Once the command has ended, each such process is named and stopped, and each temporary
-entry that appeared in the temporary directory during the run is named; either fails the run.
-Temporary entries are those of the names that Python's tempfile, mktemp, Ansible, ansible-test
-and this project give (TEMP_PREFIXES), and none that a process still running names in its
-command line, has open or works in: once the run's own processes are gone, that process is
-another program's on a shared machine (a benchmark, a lab), and so is the entry. pytest's own
-base directory (pytest-of-USER) is not counted: pytest keeps its last runs there on purpose.
+own. Once the command has ended, each such process is named and stopped, and each entry that
+the run left in /tmp is named; either fails the run.
+
+As root (CI, make test), the command has a /tmp of its own: a mount namespace in which an empty
+directory is bound over /tmp, so that what is left there is the run's, whatever else the
+machine runs meanwhile, and is removed afterwards. Otherwise the entries that appeared in /tmp
+during the run are counted, of the names that Python's tempfile, mktemp, Ansible, ansible-test
+and this project give (TEMP_PREFIXES) and that no process still running names in its command
+line, has open or works in (another program's on a shared machine). pytest's own base
+directory (pytest-of-USER) is not counted: pytest keeps its last runs there on purpose.
 """
 from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -109,8 +113,15 @@ def main(argv: list[str]) -> int:
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         print(f"no_leftovers: prctl: {os.strerror(ctypes.get_errno())}", file=sys.stderr)
         return 2
-    tmp = Path(tempfile.gettempdir())
+    tmp = Path("/tmp")
     before = set(os.listdir(tmp))
+    private: Path | None = None
+    if os.geteuid() == 0 and shutil.which("unshare"):
+        private = Path(tempfile.mkdtemp(prefix="lvsha-run-tmp-", dir=tmp))
+        os.chmod(private, 0o1777)
+        # unshare execs in place: the command stays a descendant of this subreaper.
+        argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount --bind "$0" /tmp && exec "$@"',
+                str(private), *argv]
     rc = subprocess.run(argv, check=False).returncode
     # A process that exits while the run ends is still on its way out: give it a moment.
     time.sleep(0.5)
@@ -123,9 +134,13 @@ def main(argv: list[str]) -> int:
         for pid, command in sorted(left.items()):
             print(f"  {pid} {command}", file=sys.stderr)
         stop(sorted(left))
-    new = sorted(tmp / name for name in set(os.listdir(tmp)) - before
-                 if name.startswith(TEMP_PREFIXES) and not name.startswith("pytest-of-"))
-    new = [path for path in new if path not in in_use(new)]
+    if private is not None:
+        new = sorted(tmp / name for name in os.listdir(private) if not name.startswith("pytest-of-"))
+        shutil.rmtree(private, ignore_errors=True)
+    else:
+        new = sorted(tmp / name for name in set(os.listdir(tmp)) - before
+                     if name.startswith(TEMP_PREFIXES) and not name.startswith("pytest-of-"))
+        new = [path for path in new if path not in in_use(new)]
     if new:
         failed = True
         print(f"no_leftovers: entries the run left in {tmp}:", file=sys.stderr)

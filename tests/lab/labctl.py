@@ -46,12 +46,13 @@ DEFAULT_RELEASE = "bookworm"
 PACKAGE_VARS = REPO_ROOT / "roles" / "debian_packages" / "vars"
 
 # A minimal Debian host with what the lab itself uses (SSH, Python for Ansible, the clients'
-# curl and NFS mount). The roles' packages are not installed: the roles install them, from
-# the local repository that the image carries (LOCAL_REPO), so guests download nothing.
+# curl and NFS mount, which needs netbase's /etc/protocols: "Failed to find 'tcp' protocol").
+# The roles' packages are not installed: the roles install them, from the local repository
+# that the image carries (LOCAL_REPO), so guests download nothing.
 GUEST_PACKAGES = [
     "linux-image-amd64", "systemd-sysv", "udev", "kmod", "ifupdown", "iproute2",
     "openssh-server", "python3", "python3-apt", "procps", "iputils-ping", "curl",
-    "e2fsprogs", "nfs-common",
+    "e2fsprogs", "nfs-common", "netbase",
 ]
 # The packages of the services that the example inventories have heartbeat start
 # (inventories/example-mirror: rsync_mirror_service_packages).

@@ -180,32 +180,38 @@ def run(module: AnsibleModule, argv: list[str]) -> tuple[int, str, str]:
     return module.run_command(argv, environ_update=c_locale_environ(module))
 
 
+# The tools resource-agents installs in HEARTBEAT_LIBEXEC, as the messages name them.
+LIBEXEC_TOOLS = {"send_arp": "heartbeat's send_arp", "send_ua": "resource-agents' send_ua"}
+
+
+def libexec_tool(module: AnsibleModule, tool: str, requested: str) -> str | None:
+    """The path of resource-agents' TOOL (send_arp, send_ua) when method auto or TOOL asks
+    for it, else None; missing, it is an error only when TOOL itself was asked for."""
+    if requested not in ("auto", tool):
+        return None
+    path = module.get_bin_path(tool, opt_dirs=[HEARTBEAT_LIBEXEC])
+    if path is None and requested == tool:
+        raise ArpError(f"{LIBEXEC_TOOLS[tool]} was found neither in {HEARTBEAT_LIBEXEC} nor in PATH "
+                       "(Debian package resource-agents)")
+    return path
+
+
 def resolve_method(module: AnsibleModule, requested: str, address: IPAddress) -> tuple[str, str | None]:
     """The method to use and the path of its tool (None for the socket method)."""
     if address.version == 6:
         if requested in ("send_arp", "arping"):
             raise ArpError(f"method {requested} only sends IPv4 ARP; use method send_ua, socket or auto for {address}")
-        if requested in ("auto", "send_ua"):
-            # The raw socket stays the fallback where resource-agents is not installed.
-            path = module.get_bin_path("send_ua", opt_dirs=[HEARTBEAT_LIBEXEC])
-            if path:
-                return "send_ua", path
-            if requested == "send_ua":
-                raise ArpError(f"resource-agents' send_ua was found neither in {HEARTBEAT_LIBEXEC} nor in PATH "
-                               "(Debian package resource-agents)")
-        return "socket", None
+        # The raw socket stays the fallback where resource-agents is not installed.
+        path = libexec_tool(module, "send_ua", requested)
+        return ("send_ua", path) if path else ("socket", None)
     if requested == "send_ua":
         raise ArpError(f"method send_ua only sends IPv6 neighbour advertisements; use send_arp, arping, socket or "
                        f"auto for {address}")
     if requested == "socket":
         return "socket", None
-    if requested in ("auto", "send_arp"):
-        path = module.get_bin_path("send_arp", opt_dirs=[HEARTBEAT_LIBEXEC])
-        if path:
-            return "send_arp", path
-        if requested == "send_arp":
-            raise ArpError(f"heartbeat's send_arp was found neither in {HEARTBEAT_LIBEXEC} nor in PATH "
-                           "(Debian package resource-agents)")
+    path = libexec_tool(module, "send_arp", requested)
+    if path:
+        return "send_arp", path
     path = module.get_bin_path("arping")
     if path:
         rc, out, err = run(module, [path, "-V"])

@@ -95,18 +95,21 @@ lint: setup
 	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(LINT_TREE)
 	cd $(LINT_TREE) && git init -q && git add -A && env -u ANSIBLE_CONFIG ansible-lint --offline --profile production
 
-# The older ansible-core lines that meta/runtime.yml claims (the pinned one is requirements.txt's):
+# The other ansible-core lines that meta/runtime.yml claims (the pinned one is requirements.txt's):
 # the whole unit suite, which holds the controller side (validate.yml, render.yml, site.yml's
-# plan, the filters, the action and the modules), runs on each in a venv of its own.
+# plan, the filters, the action and the modules), runs on each in a venv of its own. The lines
+# that need Python 3.12 or later run in a Debian 13 root with its Python 3.13 (tests/trixie-root).
 CORE_LINES := 2.16.19 2.17.14 2.18.19
+CORE_LINES_PY313 := 2.20.10 2.21.5
 
 units-cores: setup
 	for core in $(CORE_LINES); do $(STAGE) units-core-$$core $(MAKE) --no-print-directory units-core CORE=$$core || exit 1; done
+	for core in $(CORE_LINES_PY313); do $(STAGE) units-core-$$core tests/trixie-root $$core || exit 1; done
 
 units-core:
 	test -x build/core-$(CORE)/bin/python3 || python3 -m venv build/core-$(CORE)
 	build/core-$(CORE)/bin/pip install -q "ansible-core==$(CORE)" -r tests/unit/requirements.txt
-	PATH=$(CURDIR)/build/core-$(CORE)/bin:$$PATH pytest -q -n 2 tests/unit
+	PATH=$(CURDIR)/build/core-$(CORE)/bin:$$PATH pytest -q -n 2 -p no:cacheprovider --basetemp build/core-$(CORE)/tmp tests/unit
 
 # docs/model.md from the model's schema (plugins/plugin_utils/model_schema.yml), and the
 # documentation site's model guide from it.
@@ -174,7 +177,7 @@ LAB_RUNS = $(foreach release,$(LAB_RELEASES),$(addprefix $(release):,$(LAB_SCENA
 
 lab: lab-build
 	for run in $(LAB_RUNS); do release=$${run%%:*} s=$${run#*:}; \
-	  $(STAGE) molecule-$$s-$$release env $(LAB_ENV) LVSHA_LAB_RELEASE=$$release molecule test -s $$s || exit 1; done
+	  $(STAGE) molecule-$$s-$$release env $(LAB_ENV) LVSHA_LAB_RELEASE=$$release tests/lab/scenario $$s || exit 1; done
 
 clean:
 	-$(LABCTL) down

@@ -171,6 +171,10 @@ def test_initial_primary_over_newer_data_is_refused_then_full_resync():
     files = lab.read_back("failover")
     for node in ("nas2", "nas1"):
         lvslab.ssh(node, "systemctl stop heartbeat.service")
+    # invalidate starts the full resync at once, which needs the connection.
+    waited = lvslab.wait_for(f"{RES} connected with heartbeat stopped", lambda: lab.drbd("nas2")["cstate"] == "Connected",
+                             120, step=1, seen=lab.pair_report)
+    print(f"\n{RES} connected {waited:.1f} s after heartbeat stopped on both nodes")
     lvslab.ssh("nas2", f"drbdadm invalidate {RES} && drbdadm pause-sync {RES}")
     proc = playbook(resources_with(initial_primary="nas2"))
     assert proc.returncode != 0

@@ -90,15 +90,24 @@ def read_json(path: str, default: Any) -> Any:
 
 
 def write_json(path: str, data: Any) -> None:
-    """Atomically, so a reader (a monitor, the peer's pull) never sees half a file."""
+    """Atomically, so a reader (a monitor, the peer's pull) never sees half a file, and durably:
+    the state decides which way data flows after a power cut, so the file's data is on disk
+    before the rename, and the rename is on disk (the directory synced) before this returns."""
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=1, sort_keys=True)
         handle.write("\n")
-    os.chmod(tmp, 0o644)
+        handle.flush()
+        os.fchmod(handle.fileno(), 0o644)
+        os.fsync(handle.fileno())
     os.replace(tmp, path)
+    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def own_state() -> Dict[str, Any]:

@@ -56,6 +56,34 @@ def period(data: Dict[str, Any]) -> Tuple[int, bool]:
     return data["epoch"], data["served"]
 
 
+# ------------------------------------------------------------------ a state write survives a power cut
+
+def test_state_is_written_whole_and_durably(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file's data reaches the disk before the rename that publishes it, and the rename
+    before write_json returns: after a power cut the state is the old one or the new one."""
+    events: List[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        kind = "directory" if os.path.isdir(os.readlink(f"/proc/self/fd/{fd}")) else "file"
+        events.append(f"fsync {kind}")
+        real_fsync(fd)
+
+    def replace(src: str, dst: str) -> None:
+        with open(src, encoding="utf-8") as handle:
+            events.append(f"rename of {len(json.load(handle))} keys")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(mirror.os, "fsync", fsync)
+    monkeypatch.setattr(mirror.os, "replace", replace)
+    target = tmp_path / "state" / "state.json"
+    mirror.write_json(str(target), {"epoch": 3, "served": True})
+    assert events == ["fsync file", "rename of 2 keys", "fsync directory"]
+    assert json.loads(target.read_text()) == {"epoch": 3, "served": True}
+    assert oct(target.stat().st_mode & 0o777) == "0o644"
+    assert [p.name for p in target.parent.iterdir()] == ["state.json"]  # no temporary file left
+
+
 # ------------------------------------------------------------------ which copy is newer
 
 # (own, peer, peer_is_newer, diverged)

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Private helpers for the drbd_resource module: one drbdadm/drbdsetup runner, parsers
 for ``/proc/drbd`` (DRBD 8.4) and ``drbdsetup status --json`` (DRBD 9), and an on-disk
-probe for DRBD meta-data and file system signatures.
+probe for DRBD meta data and, through blkid, any other data signature.
 
 Everything that touches the host outside of a command goes through :class:`HostIO`, so
 unit tests can point it at fixtures instead of ``/proc`` and block devices.
@@ -13,6 +13,7 @@ import json
 import os
 import re
 import struct
+import subprocess
 import time
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable
@@ -44,6 +45,15 @@ class HostIO:
     def open_device(self, path: str) -> BinaryIO:
         """Open a block device (or image file) read-only, unbuffered."""
         return open(path, "rb", buffering=0)
+
+    def probe_signatures(self, path: str, offset: int, size: int | None) -> tuple[int, str, str]:
+        """Exit status, stdout and stderr of blkid's low-level probe (every superblock libblkid
+        knows: file systems, RAID members, LUKS, LVM, ZFS, bcache, partition tables, ...) of
+        ``path`` from byte ``offset``, over ``size`` bytes or to the end."""
+        argv = ["blkid", "-p", "-o", "export", "-O", str(offset), *(["-S", str(size)] if size else []), path]
+        env = dict(os.environ, LC_ALL="C", PATH=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+        return proc.returncode, proc.stdout, proc.stderr
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
@@ -559,18 +569,28 @@ def md_superblock_offset(size: int, md_index: str) -> int:
         raise DrbdError(f"unknown meta-data index {md_index!r} from 'drbdadm sh-md-idx'") from exc
 
 
-# (name, offset, bytes) of signatures that mean "this device already holds data".
-FS_SIGNATURES: tuple[tuple[str, int, bytes], ...] = (
-    ("xfs", 0, b"XFSB"),
-    ("ext2/ext3/ext4", 1080, b"\x53\xef"),  # s_magic 0xEF53, little endian, superblock at 1024
-    ("btrfs", 65536 + 64, b"_BHRfS_M"),
-    ("swap", 4086, b"SWAPSPACE2"),
-    ("swap", 4086, b"SWAP-SPACE"),
-    ("LVM2 physical volume", 512 + 24, b"LVM2 001"),
-    ("GPT partition table", 512, b"EFI PART"),
-    ("DOS partition table or boot sector", 510, b"\x55\xaa"),
-)
-FS_PROBE_SIZE = 65536 + 64 + 8
+# blkid's exit status (blkid(8)): 2 when the probe found nothing, 8 when it found more than
+# one signature that rule each other out ("ambivalent").
+BLKID_NOTHING_FOUND = 2
+BLKID_AMBIVALENT = 8
+
+
+def data_signature(device: str, rc: int, out: str, err: str) -> str | None:
+    """What blkid's low-level probe (``blkid -p -o export``) found on ``device``: None for no
+    signature at all, else what a message can name ("ext4 (filesystem)", "crypto_LUKS
+    (crypto)", "dos partition table"). The same rule as the role's "blank device" test."""
+    if rc == BLKID_NOTHING_FOUND:
+        return None
+    if rc == BLKID_AMBIVALENT:
+        return "more than one signature (blkid: ambivalent result)"
+    if rc != 0:
+        raise DrbdError(f"cannot probe {device} for data signatures: blkid exited {rc}: {err.strip()}")
+    fields = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    if "TYPE" in fields:
+        return f"{fields['TYPE']} ({fields['USAGE']})" if "USAGE" in fields else fields["TYPE"]
+    if "PTTYPE" in fields:
+        return f"{fields['PTTYPE']} partition table"
+    return "a signature blkid does not name"
 
 
 @dataclass
@@ -579,7 +599,7 @@ class DeviceProbe:
     md_index: str
     size: int
     metadata: str | None  # "v08", "v09", ... or None when there is no DRBD meta data
-    filesystem: str | None  # first data signature found at the start of the device
+    filesystem: str | None  # the data signature blkid found (probed only where there is no meta data)
 
     def as_dict(self) -> dict[str, Any]:
         return {"device": self.device, "md_index": self.md_index, "size": self.size,
@@ -597,15 +617,10 @@ def _read_at(handle: BinaryIO, offset: int, length: int) -> bytes:
     return chunks
 
 
-def find_filesystem(head: bytes) -> str | None:
-    for name, offset, magic in FS_SIGNATURES:
-        if head[offset:offset + len(magic)] == magic:
-            return name
-    return None
-
-
 def probe_device(host: HostIO, device: str, md_index: str) -> DeviceProbe:
-    """Read the meta-data super block and the first 64 KiB of ``device``."""
+    """Read the meta-data super block of ``device``; where there is none, ask blkid what data
+    the region that create-md would claim holds (the whole device for internal and flexible
+    meta data, the 128 MiB slot for indexed)."""
     try:
         with host.open_device(device) as handle:
             size = handle.seek(0, os.SEEK_END)
@@ -616,12 +631,14 @@ def probe_device(host: HostIO, device: str, md_index: str) -> DeviceProbe:
                 if len(block) >= MD_MAGIC_OFFSET + 4:
                     (magic,) = struct.unpack_from(">I", block, MD_MAGIC_OFFSET)
                     metadata = MD_MAGICS.get(magic)
-            head_offset = 0 if md_index in ("internal", "flexible") else md_superblock_offset(size, md_index)
-            head = _read_at(handle, head_offset, FS_PROBE_SIZE)
     except OSError as exc:
         raise DrbdError(f"cannot read meta-data device {device}: {exc.strerror or exc}") from exc
-    return DeviceProbe(device=device, md_index=md_index, size=size, metadata=metadata,
-                       filesystem=find_filesystem(head))
+    signature = None
+    if metadata is None:
+        indexed = md_index not in ("internal", "flexible")
+        region = (md_superblock_offset(size, md_index), MD_INDEXED_SLOT) if indexed else (0, None)
+        signature = data_signature(device, *host.probe_signatures(device, *region))
+    return DeviceProbe(device=device, md_index=md_index, size=size, metadata=metadata, filesystem=signature)
 
 
 # --------------------------------------------------------------------------------------

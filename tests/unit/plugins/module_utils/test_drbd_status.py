@@ -5,7 +5,9 @@ drbd-utils 9.22) wherever it exists; fixtures/drbd/README.md lists the hand-writ
 """
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -486,22 +488,55 @@ def test_probe_finds_metadata(tmp_path: Path, magic: int, expected: str | None) 
 
 
 @pytest.mark.parametrize(
-    ("writes", "expected"),
+    ("name", "expected"),
     [
-        ({1080: b"\x53\xef"}, "ext2/ext3/ext4"),
-        ({0: b"XFSB"}, "xfs"),
-        ({65600: b"_BHRfS_M"}, "btrfs"),
-        ({4086: b"SWAPSPACE2"}, "swap"),
-        ({512: b"LABELONE", 536: b"LVM2 001"}, "LVM2 physical volume"),
-        ({512: b"EFI PART", 510: b"\x55\xaa"}, "GPT partition table"),
-        ({510: b"\x55\xaa"}, "DOS partition table or boot sector"),
-        ({}, None),
+        ("ext4", "ext4 (filesystem)"),
+        ("xfs", "xfs (filesystem)"),
+        ("btrfs", "btrfs (filesystem)"),
+        ("swap1", "swap (other)"),
+        ("zfs", "zfs_member (filesystem)"),
+        ("luks1", "crypto_LUKS (crypto)"),
+        ("luks2", "crypto_LUKS (crypto)"),
+        ("lvm2", "LVM2_member (raid)"),
+        ("mdraid", "linux_raid_member (raid)"),  # md meta data 0.90, at the end of the device
+        ("mdraid-1", "linux_raid_member (raid)"),  # 1.x
+        ("bcache-B", "bcache (other)"),
+        ("drbd-v08", "drbd (raid)"),  # another node's DRBD meta data where this one expects none
+        ("gpt", "gpt partition table"),
+        ("ambivalent", "more than one signature (blkid: ambivalent result)"),
+        ("blank", None),
     ],
 )
-def test_probe_finds_data_signatures(tmp_path: Path, writes: dict[int, bytes], expected: str | None) -> None:
-    probe = _drbd.probe_device(_drbd.HostIO(), image(tmp_path, 16 << 20, writes), "internal")
-    assert probe.metadata is None
-    assert probe.filesystem == expected
+def test_data_signature_of_each_family(name: str, expected: str | None) -> None:
+    """blkid -p as recorded in the lab, one sample of each family: all but the blank device hold data."""
+    rec = recording("blkid", name)
+    assert _drbd.data_signature("/dev/vdb", rec.rc, rec.out, rec.err) == expected
+
+
+def test_a_failed_probe_is_an_error_not_a_blank_device() -> None:
+    with pytest.raises(_drbd.DrbdError, match=r"cannot probe /dev/vdb .*blkid exited 4: blkid: bad usage"):
+        _drbd.data_signature("/dev/vdb", 4, "", "blkid: bad usage\n")
+
+
+def test_probe_asks_blkid_only_where_there_is_no_metadata(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = []
+    monkeypatch.setattr(_drbd.HostIO, "probe_signatures", lambda host, *args: asked.append(args) or (2, "", ""))
+    size = 64 << 20
+    path = image(tmp_path, size, {size - 4096 + 60: struct.pack(">I", 0x8374026B)})
+    assert _drbd.probe_device(_drbd.HostIO(), path, "internal").metadata == "v08"
+    assert asked == []
+    path = image(tmp_path, 512 << 20, {})
+    _drbd.probe_device(_drbd.HostIO(), path, "internal")
+    _drbd.probe_device(_drbd.HostIO(), path, "2")
+    assert asked == [(path, 0, None), (path, 256 << 20, 128 << 20)]  # the whole device; the indexed slot
+
+
+def test_real_blkid_finds_a_real_file_system_and_nothing_on_zeros(tmp_path: Path) -> None:
+    path = image(tmp_path, 16 << 20, {})
+    assert _drbd.probe_device(_drbd.HostIO(), path, "internal").filesystem is None
+    subprocess.run(["mkfs.ext4", "-q", "-F", path], check=True, env=dict(os.environ, PATH=os.environ["PATH"] + ":/usr/sbin:/sbin"))
+    probe = _drbd.probe_device(_drbd.HostIO(), path, "internal")
+    assert (probe.metadata, probe.filesystem) == (None, "ext4 (filesystem)")
 
 
 def test_probe_of_tiny_device_has_no_metadata(tmp_path: Path) -> None:

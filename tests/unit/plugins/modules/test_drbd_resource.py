@@ -10,11 +10,13 @@ understood here:
     see its README.md), ``null`` stands for "no /proc/drbd" (module not loaded).
 ``devices``
     Block devices the module may read: ``{PATH: {size: BYTES|recorded, md_index: internal,
-    md_superblock: recorded, md_magic: 0x8374026b, fs: ext4|xfs}}``. Each becomes a sparse
+    md_superblock: recorded, md_magic: 0x8374026b, blkid: NAME}}``. Each becomes a sparse
     image in tmp_path. ``size: recorded`` is the lab's /dev/vdb size; ``md_superblock:
     recorded`` writes the super block bytes recorded after ``drbdadm create-md`` where
-    drbdmeta puts it; ``md_magic`` writes (or overwrites) only the magic; ``fs`` writes the
-    file system magic where mkfs puts it. Any other path raises FileNotFoundError.
+    drbdmeta puts it; ``md_magic`` writes (or overwrites) only the magic; ``blkid`` names the
+    recorded ``blkid -p`` of a device carrying that signature (fixtures/recorded/blkid/NAME),
+    which the device's probe answers (``blank`` without it). Any other path raises
+    FileNotFoundError.
 ``proc_reads``
     Number of /proc/drbd reads the module must make (optional).
 ``progress_text``, ``slept``
@@ -38,17 +40,12 @@ from ansible_collections.lvsha.cluster.tests.unit.plugins.modules.recordings imp
     recorded_device_size,
     recorded_out,
     recorded_superblock,
+    recording,
     resolve_case,
 )
 
 HERE = Path(__file__).parent
 FIXTURES = ALL_FIXTURES / "drbd"
-
-FS_MAGIC = {
-    "ext4": (1080, b"\x53\xef"),
-    "xfs": (0, b"XFSB"),
-}
-
 
 def make_image(path: Path, spec: dict[str, Any]) -> None:
     size = recorded_device_size() if spec["size"] == "recorded" else int(spec["size"])
@@ -61,10 +58,6 @@ def make_image(path: Path, spec: dict[str, Any]) -> None:
         if "md_magic" in spec:
             handle.seek(offset + _drbd.MD_MAGIC_OFFSET)
             handle.write(struct.pack(">I", int(spec["md_magic"])))
-        if "fs" in spec:
-            fs_offset, magic = FS_MAGIC[spec["fs"]]
-            handle.seek(fs_offset)
-            handle.write(magic)
 
 
 def read_proc_fixture(name: str) -> str:
@@ -82,10 +75,12 @@ class FakeHost:
         self.clock = 1000.0
         self.sleeps: list[float] = []
         self.images: dict[str, Path] = {}
+        self.signatures: dict[str, str] = {}
         for index, (device, spec) in enumerate(case.get("devices", {}).items()):
             image = tmp_path / f"device{index}.img"
             make_image(image, spec)
             self.images[device] = image
+            self.signatures[device] = spec.get("blkid", "blank")
 
     def read_proc_drbd(self) -> str | None:
         self.proc_reads += 1
@@ -96,6 +91,10 @@ class FakeHost:
         if path not in self.images:
             raise FileNotFoundError(2, "No such file or directory", path)
         return open(self.images[path], "rb", buffering=0)
+
+    def probe_signatures(self, path: str, offset: int, size: int | None) -> tuple[int, str, str]:
+        rec = recording("blkid", self.signatures[path])
+        return rec.rc, rec.out, rec.err
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
@@ -108,6 +107,7 @@ class FakeHost:
 def install(monkeypatch: pytest.MonkeyPatch, fake: FakeHost) -> None:
     monkeypatch.setattr(_drbd.HostIO, "read_proc_drbd", lambda host: fake.read_proc_drbd())
     monkeypatch.setattr(_drbd.HostIO, "open_device", lambda host, path: fake.open_device(path))
+    monkeypatch.setattr(_drbd.HostIO, "probe_signatures", lambda host, *args: fake.probe_signatures(*args))
     monkeypatch.setattr(_drbd.HostIO, "sleep", lambda host, seconds: fake.sleep(seconds))
     monkeypatch.setattr(_drbd.HostIO, "monotonic", lambda host: fake.monotonic())
 

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Private helpers for the drbd_resource module: one drbdadm/drbdsetup runner, parsers
 for ``/proc/drbd`` (DRBD 8.4) and ``drbdsetup status --json`` (DRBD 9), and an on-disk
-probe for DRBD meta data and, through blkid, any other data signature.
+probe for DRBD meta data and, through wipefs, any other data signature.
 
 Everything that touches the host outside of a command goes through :class:`HostIO`, so
 unit tests can point it at fixtures instead of ``/proc`` and block devices.
@@ -46,11 +46,12 @@ class HostIO:
         """Open a block device (or image file) read-only, unbuffered."""
         return open(path, "rb", buffering=0)
 
-    def probe_signatures(self, path: str, offset: int, size: int | None) -> tuple[int, str, str]:
-        """Exit status, stdout and stderr of blkid's low-level probe (every superblock libblkid
-        knows: file systems, RAID members, LUKS, LVM, ZFS, bcache, partition tables, ...) of
-        ``path`` from byte ``offset``, over ``size`` bytes or to the end."""
-        argv = ["blkid", "-p", "-o", "export", "-O", str(offset), *(["-S", str(size)] if size else []), path]
+    def list_signatures(self, path: str) -> tuple[int, str, str]:
+        """Exit status, stdout and stderr of ``wipefs --no-act --json path``: every signature
+        libblkid finds on the device (file systems, RAID and LVM members, LUKS, ZFS, bcache,
+        partition tables, ...), each on its own. blkid -p names at most one, and from
+        util-linux 2.41 (Debian 13) it reports nothing at all for a device with two."""
+        argv = ["wipefs", "--no-act", "--json", path]
         env = dict(os.environ, LC_ALL="C", PATH=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
         proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
         return proc.returncode, proc.stdout, proc.stderr
@@ -569,28 +570,17 @@ def md_superblock_offset(size: int, md_index: str) -> int:
         raise DrbdError(f"unknown meta-data index {md_index!r} from 'drbdadm sh-md-idx'") from exc
 
 
-# blkid's exit status (blkid(8)): 2 when the probe found nothing, 8 when it found more than
-# one signature that rule each other out ("ambivalent").
-BLKID_NOTHING_FOUND = 2
-BLKID_AMBIVALENT = 8
-
-
 def data_signature(device: str, rc: int, out: str, err: str) -> str | None:
-    """What blkid's low-level probe (``blkid -p -o export``) found on ``device``: None for no
-    signature at all, else what a message can name ("ext4 (filesystem)", "crypto_LUKS
-    (crypto)", "dos partition table"). The same rule as the role's "blank device" test."""
-    if rc == BLKID_NOTHING_FOUND:
-        return None
-    if rc == BLKID_AMBIVALENT:
-        return "more than one signature (blkid: ambivalent result)"
+    """What ``wipefs --no-act --json`` found on ``device``: None for no signature at all, else
+    every one it lists ("xfs at 0x0, ext4 at 0x438"). The drbd role's test for a blank volume
+    is the same."""
     if rc != 0:
-        raise DrbdError(f"cannot probe {device} for data signatures: blkid exited {rc}: {err.strip()}")
-    fields = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-    if "TYPE" in fields:
-        return f"{fields['TYPE']} ({fields['USAGE']})" if "USAGE" in fields else fields["TYPE"]
-    if "PTTYPE" in fields:
-        return f"{fields['PTTYPE']} partition table"
-    return "a signature blkid does not name"
+        raise DrbdError(f"cannot probe {device} for data signatures: wipefs exited {rc}: {err.strip()}")
+    try:
+        signatures = json.loads(out)["signatures"] if out.strip() else []
+        return ", ".join(f"{found['type']} at {found['offset']}" for found in signatures) or None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DrbdError(f"cannot read wipefs's list of the signatures on {device}: {exc}: {out[:200]!r}") from None
 
 
 @dataclass
@@ -599,7 +589,7 @@ class DeviceProbe:
     md_index: str
     size: int
     metadata: str | None  # "v08", "v09", ... or None when there is no DRBD meta data
-    filesystem: str | None  # the data signature blkid found (probed only where there is no meta data)
+    filesystem: str | None  # the data signatures wipefs lists (probed only where there is no meta data)
 
     def as_dict(self) -> dict[str, Any]:
         return {"device": self.device, "md_index": self.md_index, "size": self.size,
@@ -618,9 +608,9 @@ def _read_at(handle: BinaryIO, offset: int, length: int) -> bytes:
 
 
 def probe_device(host: HostIO, device: str, md_index: str) -> DeviceProbe:
-    """Read the meta-data super block of ``device``; where there is none, ask blkid what data
-    the region that create-md would claim holds (the whole device for internal and flexible
-    meta data, the 128 MiB slot for indexed)."""
+    """Read the meta-data super block of ``device``; where there is none, list the data
+    signatures on it. For indexed meta data that is the whole meta-data device, which then
+    holds nothing but DRBD's slots: a file system on it would lose the slot's 128 MiB."""
     try:
         with host.open_device(device) as handle:
             size = handle.seek(0, os.SEEK_END)
@@ -633,11 +623,7 @@ def probe_device(host: HostIO, device: str, md_index: str) -> DeviceProbe:
                     metadata = MD_MAGICS.get(magic)
     except OSError as exc:
         raise DrbdError(f"cannot read meta-data device {device}: {exc.strerror or exc}") from exc
-    signature = None
-    if metadata is None:
-        indexed = md_index not in ("internal", "flexible")
-        region = (md_superblock_offset(size, md_index), MD_INDEXED_SLOT) if indexed else (0, None)
-        signature = data_signature(device, *host.probe_signatures(device, *region))
+    signature = None if metadata else data_signature(device, *host.list_signatures(device))
     return DeviceProbe(device=device, md_index=md_index, size=size, metadata=metadata, filesystem=signature)
 
 

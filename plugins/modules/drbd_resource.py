@@ -90,16 +90,17 @@ options:
       - The decision is made by reading the meta-data super block from the device itself (internal meta
         data sits in the last 4 KiB-aligned 4096-byte block of the backing device); the magic number
         of DRBD 8.4 (C(v08)) or DRBD 9 (C(v09)) meta data counts as present. Existing meta data is never recreated.
-      - If the device carries no meta data but blkid's low-level probe (C(blkid -p)) finds any signature on it
-        (a file system, swap, an md RAID, LVM or ZFS member, LUKS, bcache, a partition table, ...; the same
-        rule as the drbd role's test for a blank volume), the module refuses unless O(force_create_md=true).
+      - If the device carries no meta data but C(wipefs --no-act) lists any signature on it (a file system,
+        swap, an md RAID, LVM or ZFS member, LUKS, bcache, a partition table, ...; the same rule as the drbd
+        role's test for a blank volume), the module refuses unless O(force_create_md=true). For indexed
+        external meta data that is the whole meta-data device.
       - C(--force) only suppresses drbdmeta's interactive confirmation, which cannot be answered here; the
         checks above are made by the module first.
     type: bool
     default: true
   force_create_md:
     description:
-      - Create meta data even when blkid finds a file system or another data signature on the device.
+      - Create meta data even when wipefs lists a file system or another data signature on the device.
       - B(This can destroy data.) Internal meta data is written over the last part of the backing device,
         where the file system keeps data, and the data is then overwritten again by the initial
         synchronisation unless this node is the O(initial_primary) one.

@@ -62,6 +62,7 @@ KNOWN = {
     # lb1 loads the table before heartbeat starts; lb2 doubles as a real server and does not.
     "lb1": {"/etc/ha.d/ha.cf": "644", "/etc/ha.d/authkeys": "600", "/etc/mon/mon.cf": "644",
             "/etc/sudoers.d/lvsha-mon": "440", "/usr/lib/mon/alert.d/lvs.alert": "755",
+            "/etc/systemd/system/mon.service.d/lvsha-capabilities.conf": "644",
             "/etc/lvsha/ipvs.json": "644", "/etc/systemd/system/heartbeat.service.d/lvsha-director.conf": "644"},
     "lb2": {"/var/www/html/index.html": "644", "/etc/ha.d/haresources": "644", "/etc/lvsha/ipvs.json": "644",
             "/etc/sysctl.d/60-lvsha-director.conf": "644", "/etc/ha.d/resource.d/lvsha-director": "755"},

@@ -490,53 +490,63 @@ def test_probe_finds_metadata(tmp_path: Path, magic: int, expected: str | None) 
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("ext4", "ext4 (filesystem)"),
-        ("xfs", "xfs (filesystem)"),
-        ("btrfs", "btrfs (filesystem)"),
-        ("swap1", "swap (other)"),
-        ("zfs", "zfs_member (filesystem)"),
-        ("luks1", "crypto_LUKS (crypto)"),
-        ("luks2", "crypto_LUKS (crypto)"),
-        ("lvm2", "LVM2_member (raid)"),
-        ("mdraid", "linux_raid_member (raid)"),  # md meta data 0.90, at the end of the device
-        ("mdraid-1", "linux_raid_member (raid)"),  # 1.x
-        ("bcache-B", "bcache (other)"),
-        ("drbd-v08", "drbd (raid)"),  # another node's DRBD meta data where this one expects none
-        ("gpt", "gpt partition table"),
-        ("ambivalent", "more than one signature (blkid: ambivalent result)"),
+        ("ext4", "ext4 at 0x438"),
+        ("xfs", "xfs at 0x0"),
+        ("btrfs", "btrfs at 0x10040"),
+        ("swap1", "swap at 0xff6"),
+        ("zfs", "zfs_member at 0x4000, zfs_member at 0x44000"),  # two of its labels
+        ("luks1", "crypto_LUKS at 0x0"),
+        ("luks2", "crypto_LUKS at 0x0"),
+        ("lvm2", "LVM2_member at 0x218"),
+        ("mdraid", "linux_raid_member at 0x9f0000"),  # md meta data 0.90, at the end of the device
+        ("mdraid-1", "linux_raid_member at 0x1000"),  # 1.2, 4 KiB from the start
+        ("bcache-B", "bcache at 0x1018"),
+        ("drbd-v08", "drbd at 0x16703d"),  # another node's DRBD meta data where this one expects none
+        ("gpt", "gpt at 0x200, gpt at 0x9ffe00, PMBR at 0x1fe"),
+        ("two-signatures", "xfs at 0x0, ext4 at 0x438"),
         ("blank", None),
     ],
 )
 def test_data_signature_of_each_family(name: str, expected: str | None) -> None:
-    """blkid -p as recorded in the lab, one sample of each family: all but the blank device hold data."""
-    rec = recording("blkid", name)
+    """wipefs as recorded in the lab, one sample of each family: all but the blank device hold data."""
+    rec = recording("wipefs", name)
     assert _drbd.data_signature("/dev/vdb", rec.rc, rec.out, rec.err) == expected
 
 
-def test_a_failed_probe_is_an_error_not_a_blank_device() -> None:
-    with pytest.raises(_drbd.DrbdError, match=r"cannot probe /dev/vdb .*blkid exited 4: blkid: bad usage"):
-        _drbd.data_signature("/dev/vdb", 4, "", "blkid: bad usage\n")
+def test_blkid_alone_would_take_a_device_with_two_signatures_for_blank() -> None:
+    """Why the probe is wipefs: Debian 13's blkid -p finds nothing on the same device."""
+    blkid = recording("wipefs", "two-signatures-blkid")
+    assert (blkid.rc, blkid.out) == (2, "")  # blkid(8): 2, "no (specified) devices could be identified"
 
 
-def test_probe_asks_blkid_only_where_there_is_no_metadata(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("rc", "out", "message"), [
+    (1, "", r"wipefs exited 1: wipefs: error: /dev/vdb: probing initialization failed"),
+    (0, "{\"signatures\": 3}", r"cannot read wipefs's list of the signatures on /dev/vdb"),
+    (0, "not json", r"cannot read wipefs's list"),
+])
+def test_a_failed_probe_is_an_error_not_a_blank_device(rc: int, out: str, message: str) -> None:
+    with pytest.raises(_drbd.DrbdError, match=message):
+        _drbd.data_signature("/dev/vdb", rc, out, "wipefs: error: /dev/vdb: probing initialization failed\n")
+
+
+def test_probe_lists_signatures_only_where_there_is_no_metadata(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     asked = []
-    monkeypatch.setattr(_drbd.HostIO, "probe_signatures", lambda host, *args: asked.append(args) or (2, "", ""))
+    monkeypatch.setattr(_drbd.HostIO, "list_signatures", lambda host, path: asked.append(path) or (0, '{"signatures": []}', ""))
     size = 64 << 20
     path = image(tmp_path, size, {size - 4096 + 60: struct.pack(">I", 0x8374026B)})
     assert _drbd.probe_device(_drbd.HostIO(), path, "internal").metadata == "v08"
     assert asked == []
     path = image(tmp_path, 512 << 20, {})
-    _drbd.probe_device(_drbd.HostIO(), path, "internal")
-    _drbd.probe_device(_drbd.HostIO(), path, "2")
-    assert asked == [(path, 0, None), (path, 256 << 20, 128 << 20)]  # the whole device; the indexed slot
+    assert _drbd.probe_device(_drbd.HostIO(), path, "2").filesystem is None
+    assert asked == [path]
 
 
-def test_real_blkid_finds_a_real_file_system_and_nothing_on_zeros(tmp_path: Path) -> None:
+def test_real_wipefs_finds_a_real_file_system_and_nothing_on_zeros(tmp_path: Path) -> None:
     path = image(tmp_path, 16 << 20, {})
     assert _drbd.probe_device(_drbd.HostIO(), path, "internal").filesystem is None
     subprocess.run(["mkfs.ext4", "-q", "-F", path], check=True, env=dict(os.environ, PATH=os.environ["PATH"] + ":/usr/sbin:/sbin"))
     probe = _drbd.probe_device(_drbd.HostIO(), path, "internal")
-    assert (probe.metadata, probe.filesystem) == (None, "ext4 (filesystem)")
+    assert (probe.metadata, probe.filesystem) == (None, "ext4 at 0x438")
 
 
 def test_probe_of_tiny_device_has_no_metadata(tmp_path: Path) -> None:

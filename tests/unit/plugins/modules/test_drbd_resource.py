@@ -10,12 +10,12 @@ understood here:
     see its README.md), ``null`` stands for "no /proc/drbd" (module not loaded).
 ``devices``
     Block devices the module may read: ``{PATH: {size: BYTES|recorded, md_index: internal,
-    md_superblock: recorded, md_magic: 0x8374026b, blkid: NAME}}``. Each becomes a sparse
+    md_superblock: recorded, md_magic: 0x8374026b, wipefs: NAME}}``. Each becomes a sparse
     image in tmp_path. ``size: recorded`` is the lab's /dev/vdb size; ``md_superblock:
     recorded`` writes the super block bytes recorded after ``drbdadm create-md`` where
-    drbdmeta puts it; ``md_magic`` writes (or overwrites) only the magic; ``blkid`` names the
-    recorded ``blkid -p`` of a device carrying that signature (fixtures/recorded/blkid/NAME),
-    which the device's probe answers (``blank`` without it). Any other path raises
+    drbdmeta puts it; ``md_magic`` writes (or overwrites) only the magic; ``wipefs`` names
+    the recorded ``wipefs --no-act --json`` of a device carrying that signature
+    (fixtures/recorded/wipefs/NAME), which the device's probe answers (``blank`` without it). Any other path raises
     FileNotFoundError.
 ``proc_reads``
     Number of /proc/drbd reads the module must make (optional).
@@ -80,7 +80,7 @@ class FakeHost:
             image = tmp_path / f"device{index}.img"
             make_image(image, spec)
             self.images[device] = image
-            self.signatures[device] = spec.get("blkid", "blank")
+            self.signatures[device] = spec.get("wipefs", "blank")
 
     def read_proc_drbd(self) -> str | None:
         self.proc_reads += 1
@@ -92,8 +92,8 @@ class FakeHost:
             raise FileNotFoundError(2, "No such file or directory", path)
         return open(self.images[path], "rb", buffering=0)
 
-    def probe_signatures(self, path: str, offset: int, size: int | None) -> tuple[int, str, str]:
-        rec = recording("blkid", self.signatures[path])
+    def list_signatures(self, path: str) -> tuple[int, str, str]:
+        rec = recording("wipefs", self.signatures[path])
         return rec.rc, rec.out, rec.err
 
     def sleep(self, seconds: float) -> None:
@@ -107,7 +107,7 @@ class FakeHost:
 def install(monkeypatch: pytest.MonkeyPatch, fake: FakeHost) -> None:
     monkeypatch.setattr(_drbd.HostIO, "read_proc_drbd", lambda host: fake.read_proc_drbd())
     monkeypatch.setattr(_drbd.HostIO, "open_device", lambda host, path: fake.open_device(path))
-    monkeypatch.setattr(_drbd.HostIO, "probe_signatures", lambda host, *args: fake.probe_signatures(*args))
+    monkeypatch.setattr(_drbd.HostIO, "list_signatures", lambda host, path: fake.list_signatures(path))
     monkeypatch.setattr(_drbd.HostIO, "sleep", lambda host, seconds: fake.sleep(seconds))
     monkeypatch.setattr(_drbd.HostIO, "monotonic", lambda host: fake.monotonic())
 

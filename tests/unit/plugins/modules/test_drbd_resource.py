@@ -47,6 +47,7 @@ from ansible_collections.lvsha.cluster.tests.unit.plugins.modules.recordings imp
 HERE = Path(__file__).parent
 FIXTURES = ALL_FIXTURES / "drbd"
 
+
 def make_image(path: Path, spec: dict[str, Any]) -> None:
     size = recorded_device_size() if spec["size"] == "recorded" else int(spec["size"])
     offset = _drbd.md_superblock_offset(size, spec.get("md_index", "internal"))

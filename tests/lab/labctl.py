@@ -71,10 +71,11 @@ MASKED_UNITS = [
     "systemd-journal-catalog-update.service", "systemd-hwdb-update.service", "ldconfig.service",
     "systemd-update-done.service",
 ]
-# The initramfs holds only what mounts the root (virtio disk, ext4) and the NICs that
-# lab-identity addresses early in boot: Debian's default (MODULES=most) is a 37 MB initrd that
-# the emulated CPU decompresses and probes at every boot.
-INITRAMFS_MODULES = ["virtio_blk", "ext4", "virtio_net"]
+# The initramfs holds only what mounts the root (the virtio PCI bus and disk, ext4) and the
+# NICs that lab-identity addresses early in boot: Debian's default (MODULES=most) is a 37 MB
+# initrd that the emulated CPU decompresses and probes at every boot. virtio_pci is a module
+# in Debian 12's kernel (built in from Debian 13's): without it no virtio device appears.
+INITRAMFS_MODULES = ["virtio_pci", "virtio_blk", "ext4", "virtio_net"]
 # Units of the base packages that a lab guest does not need at boot (nfs-common's rpcbind:
 # the NFS client starts it when it mounts).
 DISABLED_UNITS = ["rpcbind.service", "rpcbind.socket"]

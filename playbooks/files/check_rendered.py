@@ -3,7 +3,7 @@
 usage: python3 check_rendered.py DIR [--require]
 
 For every host directory DIR/HOST:
-- each DRBD file (etc/drbd.d/*.conf, *.res): ``drbdadm -c FILE dump all``;
+- each DRBD file (etc/drbd.d/*.conf, *.res): ``drbdadm-84 -c FILE dump all`` (the kernel's DRBD is 8.4);
 - etc/mon/mon.cf: mon loads it with its scheduler stopped (no monitor runs, no alert is
   sent) on a loopback port, without a warning, and moncmd must list exactly the watches of
   the file;
@@ -30,7 +30,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-DRBDADM = "/usr/sbin/drbdadm"
+# drbd-utils' parser for DRBD 8.4, the kernel's on Debian 12 and 13 (drbdadm parses DRBD 9's
+# syntax where /proc/drbd does not say 8.4, as on a controller).
+DRBDADM = "/usr/lib/drbd/drbdadm-84"
 MON = "/usr/sbin/mon"
 MONCMD = "/usr/bin/moncmd"
 RSYNC = "/usr/bin/rsync"

@@ -180,6 +180,8 @@ def _heartbeat(cluster: Cluster, chain: List[str]) -> Dict[str, Any]:
                   for node in cluster.nodes],
         "preferred": cluster.preferred,
         "resources": chain + cluster.resources,
+        # DRBD's fence-peer handler reaches the peer through heartbeat's dopd.
+        "drbd_peer_outdater": cluster.kind == "storage",
     }
 
 

@@ -246,6 +246,13 @@ def test_the_rendered_files_follow_the_model(rendered) -> None:
     res = (root / "nas2/etc/drbd.d/r0.res").read_text()
     assert re.search(r"on nas1 \{\s+address 198\.51\.100\.31:7789;", res)
     assert "cram-hmac-alg sha1;" in res
+    # Fencing: DRBD's handler reaches the peer through dopd, which heartbeat runs on storage pairs only.
+    common = (root / "nas1/etc/drbd.d/global_common.conf").read_text()
+    assert re.search(r"disk \{[^}]*fencing resource-only;", common)
+    assert 'fence-peer "/usr/libexec/heartbeat/drbd-peer-outdater -t 5";' in common
+    dopd = "respawn root /usr/libexec/heartbeat/dopd\napiauth dopd uid=root\n"
+    assert dopd in (root / "nas1/etc/ha.d/ha.cf").read_text()
+    assert "dopd" not in (root / "lb1/etc/ha.d/ha.cf").read_text() + (root / "mr1/etc/ha.d/ha.cf").read_text()
 
 
 def checker(root: Path, *options: str) -> subprocess.CompletedProcess:
@@ -257,7 +264,7 @@ def test_a_check_whose_tool_is_missing_is_skipped_or_with_require_failed(rendere
     root, _proc = rendered
     # The checker as an execution environment without drbd-utils would run it.
     copy = tmp_path / "check_rendered.py"
-    copy.write_text(CHECKER.read_text().replace('DRBDADM = "/usr/sbin/drbdadm"', 'DRBDADM = "/nonexistent/drbdadm"', 1))
+    copy.write_text(CHECKER.read_text().replace('DRBDADM = "/usr/lib/drbd/drbdadm-84"', 'DRBDADM = "/nonexistent/drbdadm"', 1))
     proc = subprocess.run([sys.executable, str(copy), str(root)], capture_output=True, text=True, check=False, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "skipped nas1 /etc/drbd.d/r0.res: /nonexistent/drbdadm not installed here" in proc.stdout
@@ -269,7 +276,9 @@ def test_a_check_whose_tool_is_missing_is_skipped_or_with_require_failed(rendere
 
 
 @pytest.mark.parametrize("host, path, old, new, expected", [
-    ("nas1", "etc/drbd.d/r0.res", "protocol C;", "protocol Q;", "Parse error: while parsing value ('Q')"),
+    ("nas1", "etc/drbd.d/r0.res", "protocol C;", "protocol Q;", "unknown protocol 'Q', should be one of A,B,C"),
+    # DRBD 9's place for fencing (net): the 8.4 parser, the kernel's, refuses it.
+    ("nas1", "etc/drbd.d/global_common.conf", "  net {\n", "  net {\n    fencing resource-only;\n", "Parse error"),
     ("nas1", "etc/drbd.d/global_common.conf", "ping-int", "ping-intt", "Parse error"),
     ("lb1", "etc/mon/mon.cf", "interval 2s", "intervl 2s", "cf error: unknown syntax [intervl 2s]"),
     ("mr1", "etc/rsyncd.conf", "read only = yes", "reed only = yes", 'Unknown Parameter encountered: "reed only"'),

@@ -8,8 +8,9 @@ The client guest mounts the export from the floating address and writes through 
 from __future__ import annotations
 
 import re
+import shlex
 import sys
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import yaml
 
@@ -48,6 +49,19 @@ def pair_report() -> str:
 
 def resync_progress(node: str) -> str:
     return ssh(node, "sed -n '3,5p' /proc/drbd", check=False).strip()
+
+
+def clock(node: str) -> str:
+    """``node``'s clock in seconds, for :func:`journal_since`."""
+    return ssh(node, "date +%s").strip()
+
+
+def journal_since(node: str, since: Optional[str], pattern: str) -> List[str]:
+    """``node``'s journal lines since ``since`` (:func:`clock`), or since its boot (None), that
+    match the regex ``pattern``."""
+    when = f"--since @{since}" if since else "--boot"
+    out = ssh(node, f"journalctl {when} -o cat --no-pager | grep -E {shlex.quote(pattern)}", check=False)
+    return out.splitlines()
 
 
 def mount_export() -> None:

@@ -15,12 +15,10 @@ from __future__ import annotations
 import copy
 import os
 import re
-import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import List
 
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "tests" / "lab"))
@@ -167,33 +165,27 @@ def test_failback_to_nas1_after_resync_keeps_every_file():
 
 # ------------------------------------------------------------------ fencing
 
-def journal_since(node: str, since: str, pattern: str) -> List[str]:
-    """``node``'s journal lines since ``since`` (seconds of its clock) that match ``pattern``."""
-    out = lvslab.ssh(node, f"journalctl --since @{since} -o cat --no-pager | grep -E {shlex.quote(pattern)}", check=False)
-    return out.splitlines()
-
-
 def test_a_cut_replication_link_outdates_nas2_which_then_refuses_the_group():
     """fencing resource-only with heartbeat's dopd: nas1, Primary, loses the replication link
     while heartbeat still reaches nas2 over the public one, and has nas2's disk marked
     Outdated before it writes on alone. When nas1 leaves, nas2 refuses the group (DRBD will
     not promote outdated data) and the log says why; with the link back, a bitmap resync of
     what nas1 wrote alone brings nas2 up to date, and nas1 serves every file again."""
-    since = lvslab.ssh("nas2", "date +%s").strip()
+    since = {node: lab.clock(node) for node in lab.NODES}
     lvslab.labctl("link", "nas2", "private", "down")
     try:
         took = lvslab.wait_for("nas2's disk to be outdated", lambda: lab.drbd("nas2")["dstate"] == "Outdated/DUnknown",
                                60, step=1, seen=lab.pair_report)
         print(f"\nreplication link cut: nas2 Outdated {took:.1f} s later")
         assert lab.drbd("nas1") == {"role": "Primary/Unknown", "cstate": "WFConnection", "dstate": "UpToDate/Outdated"}
-        writer = lab.Writer(f"link-cut-{since}")
+        writer = lab.Writer(f"link-cut-{since['nas2']}")
         writer.start()
         lvslab.wait_for("files written with the link cut", lambda: writer.written() >= 20, 120)
         files = lab.written_files(writer.stop())
         lvslab.ssh("nas1", "systemctl stop heartbeat.service")
-        lvslab.wait_for("nas2 to give the group up", lambda: journal_since(
-            "nas2", since, "Giving up resources due to failure of drbddisk::" + RES), 120, step=2, seen=lab.pair_report)
-        assert journal_since("nas2", since, "State change failed: Need access to UpToDate data")
+        lvslab.wait_for("nas2 to give the group up", lambda: lab.journal_since(
+            "nas2", since["nas2"], "Giving up resources due to failure of drbddisk::" + RES), 120, step=2, seen=lab.pair_report)
+        assert lab.journal_since("nas2", since["nas2"], "State change failed: Need access to UpToDate data")
         assert not lab.serves("nas2")
         assert lab.drbd("nas2") == {"role": "Secondary/Unknown", "cstate": "WFConnection", "dstate": "Outdated/DUnknown"}
         # What nas1 wrote alone, its unmount included: the blocks its bitmap marks.
@@ -202,7 +194,7 @@ def test_a_cut_replication_link_outdates_nas2_which_then_refuses_the_group():
         lvslab.labctl("link", "nas2", "private", "up")
     lvslab.wait_for("the resync", lambda: lab.drbd("nas2")["dstate"] == "UpToDate/UpToDate", 120, step=1,
                     seen=lab.pair_report)
-    (resync_kib,) = [int(kib) for line in journal_since("nas1", since, r"Began resync as SyncSource")
+    (resync_kib,) = [int(kib) for line in lab.journal_since("nas1", since["nas1"], r"Began resync as SyncSource")
                      for kib in re.findall(r"will sync (\d+) KB", line)]
     device_kib = int(lvslab.ssh("nas1", f"blockdev --getsize64 {lab.RESOURCE['disk']}")) // 1024
     print(f"resync after the link returned: {resync_kib} KiB (out of sync: {out_of_sync_kib} KiB; "
@@ -210,7 +202,7 @@ def test_a_cut_replication_link_outdates_nas2_which_then_refuses_the_group():
     assert 0 < resync_kib == out_of_sync_kib < device_kib // 100
     lvslab.ssh("nas1", "systemctl start heartbeat.service")
     lvslab.wait_for("nas1 to serve again", lambda: lab.serves("nas1"), 180, step=2, seen=lab.pair_report)
-    assert lab.read_back(f"link-cut-{since}") == files
+    assert lab.read_back(f"link-cut-{since['nas2']}") == files
 
 
 # ------------------------------------------------------------------ a dangerous first promotion

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from playbook_run import REPO
 
-TOP_LEVEL = {"CHANGELOG.md", "FILES.json", "LICENSE", "MANIFEST.json", "README.md", "changelogs", "docs", "inventories",
-             "meta", "playbooks", "plugins", "roles", "tests"}
+# RELIABILITY.md ships: it tells the operator what to do where the cluster cannot decide alone.
+TOP_LEVEL = {"CHANGELOG.md", "FILES.json", "LICENSE", "MANIFEST.json", "README.md", "RELIABILITY.md", "changelogs", "docs",
+             "inventories", "meta", "playbooks", "plugins", "roles", "tests"}
 HARNESS = ("tests/lab/", "tests/stage", "tests/no_leftovers.py", "tests/docs_lint.py", "tests/output/", "molecule/", "benchmarks/",
            "inventories/lab/", "build/", ".venv", "Makefile", "requirements.txt", "ansible.cfg", "BENCHMARKS.md",
            "collections/")

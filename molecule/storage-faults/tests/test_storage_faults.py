@@ -59,7 +59,8 @@ def test_the_stale_node_boots_first_and_refuses_the_group():
                            240, step=2, seen=lab.pair_report)
     # Each promotion heartbeat's drbddisk tries logs the same lines: each once, with its count.
     refusal = Counter(lab.journal_since("nas2", None, r"State change failed|fence-peer helper returned|disk\("))
-    print(f"\nthe stale node booted first: it gave the group up {took:.1f} s after answering SSH; its log:\n  "
+    print(f"\n{len(files)} files written with nas2 down; the stale node booted first: it gave the group up "
+          f"{took:.1f} s after answering SSH; its log:\n  "
           + "\n  ".join(f"{line.strip()} (x{count})" for line, count in refusal.items()))
     assert not lab.serves("nas2")
     assert lab.drbd("nas2")["role"].startswith("Secondary")

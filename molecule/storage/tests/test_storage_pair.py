@@ -198,7 +198,7 @@ def test_a_cut_replication_link_outdates_nas2_which_then_refuses_the_group():
                      for kib in re.findall(r"will sync (\d+) KB", line)]
     device_kib = int(lvslab.ssh("nas1", f"blockdev --getsize64 {lab.RESOURCE['disk']}")) // 1024
     print(f"resync after the link returned: {resync_kib} KiB (out of sync: {out_of_sync_kib} KiB; "
-          f"the disk {device_kib} KiB)")
+          f"the disk {device_kib} KiB); {len(files)} files written with the link cut")
     assert 0 < resync_kib == out_of_sync_kib < device_kib // 100
     lvslab.ssh("nas1", "systemctl start heartbeat.service")
     lvslab.wait_for("nas1 to serve again", lambda: lab.serves("nas1"), 180, step=2, seen=lab.pair_report)

@@ -21,6 +21,7 @@ import storagelab as lab  # noqa: E402
 
 RES = lab.RESOURCE["name"]
 GAVE_UP = f"Giving up resources due to failure of drbddisk::{RES}"
+NAS2_ONLY = "written-on-nas2-during-the-split-brain"
 
 
 def in_sync() -> bool:
@@ -69,6 +70,43 @@ def test_the_stale_node_boots_first_and_refuses_the_group():
     print(f"nas1 served {took:.1f} s after answering SSH")
     lvslab.wait_for("the pair in sync", in_sync, 300, step=2, seen=lab.pair_report)
     assert lab.read_back("stale-first") == files
+
+
+def test_a_forced_split_brain_is_resolved_by_the_documented_procedure():
+    """With nas2 out of heartbeat's hands and its replication link cut, an operator forces it
+    Primary and writes on it while nas1 serves the client: both sides changed. When the link
+    returns DRBD refuses to choose (after-sb-2pri disconnect: both StandAlone). RELIABILITY.md's
+    procedure keeps nas1's side: every file the client wrote is there, nas2's own is gone."""
+    mount = lab.RESOURCE["mount"]
+    since = {node: lab.clock(node) for node in lab.NODES}
+    lvslab.ssh("nas2", "systemctl stop heartbeat.service")
+    lvslab.labctl("link", "nas2", "private", "down")
+    try:
+        # No dopd on nas2 with its heartbeat stopped: nas1's handler finds nas2 gone, and
+        # nas2's disk stays UpToDate. Its promotion, forced, cannot outdate nas1 either.
+        lvslab.wait_for("nas2 to lose its peer", lambda: lab.drbd("nas2")["cstate"] == "WFConnection",
+                        60, step=1, seen=lab.pair_report)
+        lvslab.ssh("nas2", f"drbdadm primary --force {RES} && mount /dev/drbd{lab.RESOURCE['minor']} {mount} && "
+                           f"echo nas2 > {mount}/{NAS2_ONLY} && sync && umount {mount}")
+        writer = lab.Writer(f"split-brain-{since['nas2']}")
+        writer.start()
+        lvslab.wait_for("files written on nas1", lambda: writer.written() >= 20, 120)
+        files = lab.written_files(writer.stop())
+    finally:
+        lvslab.labctl("link", "nas2", "private", "up")
+    lvslab.wait_for("DRBD to see the split brain", lambda: lab.journal_since("nas2", since["nas2"], "Split-Brain detected"),
+                    60, step=1, seen=lab.pair_report)
+    assert lab.drbd("nas1")["cstate"] == "StandAlone" and lab.drbd("nas2")["cstate"] == "StandAlone", lab.pair_report()
+    # The procedure: on the node whose changes are discarded, then on the survivor.
+    lvslab.ssh("nas2", f"drbdadm disconnect {RES}; drbdadm secondary {RES} && drbdadm connect --discard-my-data {RES}")
+    lvslab.ssh("nas1", f"drbdadm connect {RES}")
+    lvslab.wait_for("the pair in sync", in_sync, 120, step=1, seen=lab.pair_report)
+    lvslab.ssh("nas2", "systemctl start heartbeat.service")
+    (resync_kib,) = [int(kib) for line in lab.journal_since("nas1", since["nas1"], r"Began resync as SyncSource")
+                     for kib in re.findall(r"will sync (\d+) KB", line)]
+    print(f"\nsplit brain resolved: {len(files)} files written on nas1 kept; resync {resync_kib} KiB")
+    assert lab.read_back(f"split-brain-{since['nas2']}") == files
+    assert lvslab.ssh("nas1", f"ls {mount}").split().count(NAS2_ONLY) == 0
 
 
 def device_checksums() -> Dict[str, str]:

@@ -24,6 +24,8 @@ EXPORT = MODEL["lvsha_nfs_exports"][0]["path"]
 CLIENT = "nfsclient"
 MOUNT = "/mnt/nfs"
 NODES = ("nas1", "nas2")
+# What heartbeat logs when a node cannot promote its DRBD resource and gives the group up.
+GAVE_UP = f"Giving up resources due to failure of drbddisk::{RESOURCE['name']}"
 NFS_PROBE = LAB_DIR / "nfs_probe.py"
 
 
@@ -62,6 +64,13 @@ def journal_since(node: str, since: Optional[str], pattern: str) -> List[str]:
     when = f"--since @{since}" if since else "--boot"
     out = ssh(node, f"journalctl {when} -o cat --no-pager | grep -E {shlex.quote(pattern)}", check=False)
     return out.splitlines()
+
+
+def resync_began_kib(node: str, since: str) -> int:
+    """KiB of the one resync ``node`` began as its source since ``since`` (:func:`clock`)."""
+    (kib,) = [int(kib) for line in journal_since(node, since, r"Began resync as SyncSource")
+              for kib in re.findall(r"will sync (\d+) KB", line)]
+    return kib
 
 
 def mount_export() -> None:

@@ -20,7 +20,6 @@ import lvslab  # noqa: E402
 import storagelab as lab  # noqa: E402
 
 RES = lab.RESOURCE["name"]
-GAVE_UP = f"Giving up resources due to failure of drbddisk::{RES}"
 NAS2_ONLY = "written-on-nas2-during-the-split-brain"
 
 
@@ -56,7 +55,7 @@ def test_the_stale_node_boots_first_and_refuses_the_group():
     files = lab.written_files(writer.stop())
     lvslab.labctl("kill", "nas1")
     lvslab.labctl("start", "nas2")
-    took = lvslab.wait_for("nas2 to give the group up", lambda: lab.journal_since("nas2", None, GAVE_UP),
+    took = lvslab.wait_for("nas2 to give the group up", lambda: lab.journal_since("nas2", None, lab.GAVE_UP),
                            240, step=2, seen=lab.pair_report)
     # Each promotion heartbeat's drbddisk tries logs the same lines: each once, with its count.
     refusal = Counter(lab.journal_since("nas2", None, r"State change failed|fence-peer helper returned|disk\("))
@@ -102,8 +101,7 @@ def test_a_forced_split_brain_is_resolved_by_the_documented_procedure():
     lvslab.ssh("nas1", f"drbdadm connect {RES}")
     lvslab.wait_for("the pair in sync", in_sync, 120, step=1, seen=lab.pair_report)
     lvslab.ssh("nas2", "systemctl start heartbeat.service")
-    (resync_kib,) = [int(kib) for line in lab.journal_since("nas1", since["nas1"], r"Began resync as SyncSource")
-                     for kib in re.findall(r"will sync (\d+) KB", line)]
+    resync_kib = lab.resync_began_kib("nas1", since["nas1"])
     print(f"\nsplit brain resolved: {len(files)} files written on nas1 kept; resync {resync_kib} KiB")
     assert lab.read_back(f"split-brain-{since['nas2']}") == files
     assert lvslab.ssh("nas1", f"ls {mount}").split().count(NAS2_ONLY) == 0

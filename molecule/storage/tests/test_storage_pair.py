@@ -183,8 +183,8 @@ def test_a_cut_replication_link_outdates_nas2_which_then_refuses_the_group():
         lvslab.wait_for("files written with the link cut", lambda: writer.written() >= 20, 120)
         files = lab.written_files(writer.stop())
         lvslab.ssh("nas1", "systemctl stop heartbeat.service")
-        lvslab.wait_for("nas2 to give the group up", lambda: lab.journal_since(
-            "nas2", since["nas2"], "Giving up resources due to failure of drbddisk::" + RES), 120, step=2, seen=lab.pair_report)
+        lvslab.wait_for("nas2 to give the group up", lambda: lab.journal_since("nas2", since["nas2"], lab.GAVE_UP),
+                        120, step=2, seen=lab.pair_report)
         assert lab.journal_since("nas2", since["nas2"], "State change failed: Need access to UpToDate data")
         assert not lab.serves("nas2")
         assert lab.drbd("nas2") == {"role": "Secondary/Unknown", "cstate": "WFConnection", "dstate": "Outdated/DUnknown"}
@@ -194,8 +194,7 @@ def test_a_cut_replication_link_outdates_nas2_which_then_refuses_the_group():
         lvslab.labctl("link", "nas2", "private", "up")
     lvslab.wait_for("the resync", lambda: lab.drbd("nas2")["dstate"] == "UpToDate/UpToDate", 120, step=1,
                     seen=lab.pair_report)
-    (resync_kib,) = [int(kib) for line in lab.journal_since("nas1", since["nas1"], r"Began resync as SyncSource")
-                     for kib in re.findall(r"will sync (\d+) KB", line)]
+    resync_kib = lab.resync_began_kib("nas1", since["nas1"])
     device_kib = int(lvslab.ssh("nas1", f"blockdev --getsize64 {lab.RESOURCE['disk']}")) // 1024
     print(f"resync after the link returned: {resync_kib} KiB (out of sync: {out_of_sync_kib} KiB; "
           f"the disk {device_kib} KiB); {len(files)} files written with the link cut")

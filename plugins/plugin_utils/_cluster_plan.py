@@ -33,6 +33,8 @@ DECLARATION_FIELDS = _schema.fields(DECLARATION)
 # A haresources entry: a resource script and its ::-separated arguments, one word of safe
 # characters (heartbeat splits the line on blanks and hands the arguments to the script).
 RESOURCE_RE = re.compile(r"(?=.{1,255}\Z)[A-Za-z0-9_.-]+(::[A-Za-z0-9_.,/@%+=-]+)*\Z")
+# The heartbeat role's resource script of `lvsha watch` (storage and mirror pairs).
+WATCH_RESOURCE = "lvsha-watch"
 # The roles each kind's pair nodes run besides heartbeat, and the order they are applied in.
 PAIR_ROLES = {"lvs": ("director", "mon"), "storage": ("drbd", "nfs"), "mirror": ("rsync_mirror",)}
 ROLE_ORDER = ("realserver", "director", "mon", "drbd", "nfs", "rsync_mirror", "heartbeat")
@@ -170,8 +172,11 @@ def _cross_checks(find: Findings, hostvars: Mapping[str, Mapping[str, Any]], clu
                          f"is a director of cluster {pair_of[host]}, so it cannot be a real server of cluster {name}")
 
 
-def _heartbeat(cluster: Cluster, chain: List[str]) -> Dict[str, Any]:
+def _heartbeat(cluster: Cluster, chain: List[str], watch: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     hostvars = cluster.hostvars
+    # lvsha-watch's resource comes last: it refuses the group on a node that gave it up for
+    # a failed service, and its flag says that the whole group runs here.
+    resources = chain + cluster.resources + ([WATCH_RESOURCE] if watch else [])
     return {
         "cluster": cluster.name,
         "nodes": [{"host": node,
@@ -179,7 +184,9 @@ def _heartbeat(cluster: Cluster, chain: List[str]) -> Dict[str, Any]:
                    "interfaces": {s: hostvars[node].get(f"lvsha_{s}_interface") for s in SEGMENTS}}
                   for node in cluster.nodes],
         "preferred": cluster.preferred,
-        "resources": chain + cluster.resources,
+        "resources": resources,
+        # The service lvsha-watch checks on the node that holds the group (None: no watch).
+        "watch": watch,
         # DRBD's fence-peer handler reaches the peer through heartbeat's dopd.
         "drbd_peer_outdater": cluster.kind == "storage",
     }
@@ -258,7 +265,8 @@ def plan_of(found: Dict[str, Any]) -> Dict[str, Any]:
                 sections[cluster.kind] = planned
         for node in cluster.nodes:
             sections = section(node)
-            sections["heartbeat"] = _heartbeat(cluster, part.haresources(derived[name], cluster, node))
+            sections["heartbeat"] = _heartbeat(cluster, part.haresources(derived[name], cluster, node),
+                                               part.service_watch(derived[name], cluster, node))
     for host, by_kind in found["roles"].items():
         section(host).update(roles_by_kind=by_kind, roles=_flat(by_kind))
     order = found["order"]

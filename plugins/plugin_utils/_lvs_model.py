@@ -13,18 +13,15 @@ addresses a real server carries, mon's watches. ``_cluster_plan.py`` calls both.
 """
 from __future__ import annotations
 
-import re
-
 import ipaddress
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._ipvs import SCHEDULERS, ValidationError, desired_from_params
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
-    NAME_RE, Findings, floating_network, host_address, host_vip, in_range, interface, ipv4, one_of, unknown_field)
+    NAME_RE, URL_PATH_RE, Findings, floating_network, host_address, host_vip, in_range, interface, ipv4, one_of,
+    unknown_field)
 
-# What a check may ask for: a URL path without a query, nothing a shell reads as more than a character.
-URL_PATH_RE = re.compile(r"/[A-Za-z0-9._~%/+=:@,-]{0,254}\Z")
 KIND = "lvs"
 # The cluster-wide variables: one value for every host of the cluster.
 SETTINGS = _schema.settings(KIND)
@@ -252,6 +249,11 @@ def haresources(derived: Dict[str, Any], cluster: Any, host: str) -> List[str]:
     # VIP first: heartbeat starts left to right, so a takeover answers clients as soon as the
     # address moves; the director resource then loads the table and starts mon.
     return [f"IPaddr2::{v['cidr']}/{v['interface']}" for v in _host_vips(derived, cluster, host)] + ["lvsha-director"]
+
+
+def service_watch(derived: Dict[str, Any], cluster: Any, host: str) -> None:
+    """Nothing: mon watches the real servers, and a director serves no daemon of its own."""
+    return None
 
 
 def _host_vips(derived: Dict[str, Any], cluster: Any, host: str) -> List[Dict[str, Any]]:

@@ -22,11 +22,11 @@ import functools
 import ipaddress
 import posixpath
 import re
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Optional
 
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
-    NAME_RE, PSEUDO_DIRS, Findings, abs_path, check_pair_nodes, flag, floating_address, host_address, host_vip, in_range,
+    NAME_RE, PSEUDO_DIRS, URL_PATH_RE, Findings, abs_path, check_pair_nodes, flag, floating_address, host_address, host_vip, in_range,
     pair_floating, pair_members, unknown_field)
 
 KIND = "mirror"
@@ -35,6 +35,8 @@ SETTINGS = _schema.settings(KIND)
 # Their values are never shown in a finding.
 SECRET_SETTINGS = _schema.secrets(KIND)
 MODULE = "lvsha_mirror_modules"
+PROBE = "lvsha_mirror_probe"
+PROBE_FIELDS = _schema.fields(PROBE)
 # The module through which each node tells its peer which data it holds (see ``lvsha mirror``).
 STATE_MODULE = "lvsha-state"
 STATE_DIR = "/var/lib/lvsha-mirror"
@@ -170,6 +172,24 @@ def _notify(find: Findings, host: str, model: Mapping[str, Any]) -> Dict[str, An
     return {"command": command, "mail": mail or ""}
 
 
+def _probe(find: Findings, host: str, model: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
+    """lvsha_mirror_probe, checked: what lvsha-watch asks of the service on the floating address."""
+    raw = model.get(PROBE)
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        find.add(host, PROBE, raw, "must be a mapping {port, path}: TCP on port, or HTTP GET of path")
+        return None
+    unknown_field(find, host, PROBE, raw, PROBE_FIELDS, "probe")
+    port = in_range(find, host, f"{PROBE}.port", raw.get("port"), f"{PROBE}.port")
+    path = raw.get("path")
+    if path is not None and not (isinstance(path, str) and URL_PATH_RE.fullmatch(path)):
+        find.add(host, f"{PROBE}.path", path, "must be an absolute URL path such as /index.html "
+                 "(letters, digits and ._~%/+=:@,-), or unset for a TCP probe")
+        path = None
+    return {"port": port, "path": path} if port is not None else None
+
+
 def derive(find: Findings, cluster: Any) -> Dict[str, Any]:
     """The pair's address, modules and settings, checked; errors on cluster-wide values name
     the pair's first node, whose variables are the cluster's source."""
@@ -215,11 +235,20 @@ def derive(find: Findings, cluster: Any) -> Dict[str, Any]:
         find.add(viewer, "lvsha_private_address", private[0], f"the nodes of cluster {cluster.name} need distinct private addresses")
     return {"nodes": nodes, "vip": vip, "modules": modules, "interval": interval, "excludes": excludes,
             "host_files": host_files, "services": services, "notify": _notify(find, viewer, model), "port": port,
-            "addresses": addresses, "secrets": secrets}
+            "probe": _probe(find, viewer, model), "addresses": addresses, "secrets": secrets}
 
 
 members = pair_members
 floating = functools.partial(pair_floating, variable="lvsha_mirror_vip")
+
+
+def service_watch(derived: Dict[str, Any], cluster: Any, host: str) -> Optional[Dict[str, Any]]:
+    """What lvsha-watch checks on the serving node: the services, and the probe if there is one."""
+    if not derived["services"] and not derived["probe"]:
+        return None
+    address = derived["vip"]["address"]
+    probe = dict(derived["probe"], address=address) if derived["probe"] else None
+    return {"units": derived["services"], "probe": probe, "vip": {"address": address}, "notify": derived["notify"]}
 
 
 def _vip(derived: Dict[str, Any], cluster: Any, host: str) -> Dict[str, Any]:

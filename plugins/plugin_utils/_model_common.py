@@ -24,6 +24,9 @@ IFACE_RE = _schema.GRAMMARS["interface"][0]
 # configuration parser or a glob reads as more than a character.
 PATH_RE = re.compile(r"/(?:[A-Za-z0-9_.@%+=:,-]+/?)*\Z")
 PATH_MAX = 255
+# The path of an HTTP request that a check or a probe sends: no query, nothing a shell reads as
+# more than a character.
+URL_PATH_RE = re.compile(r"/[A-Za-z0-9._~%/+=:@,-]{0,254}\Z")
 # The kernel's and the running system's own file systems: nothing to replicate or mirror.
 PSEUDO_DIRS = ("/dev", "/proc", "/run", "/sys")
 # Where no replicated volume or export belongs: the system's own directories.

@@ -32,6 +32,8 @@ SETTINGS = _schema.settings(KIND)
 RESOURCE = "lvsha_drbd_resources"
 EXPORT = "lvsha_nfs_exports"
 CLIENT = f"{EXPORT}.clients"
+NFS_UNIT = "nfs-server.service"
+NFS_PORT = 2049
 # exports(5) options; those with "=" take a value.
 EXPORT_FLAGS = frozenset((
     "secure", "insecure", "rw", "ro", "async", "sync", "wdelay", "no_wdelay", "hide", "nohide", "crossmnt",
@@ -237,6 +239,16 @@ def haresources(derived: Dict[str, Any], cluster: Any, host: str) -> List[str]:
     if derived["exports"]:
         chain.append("nfs-kernel-server")
     return chain
+
+
+def service_watch(derived: Dict[str, Any], cluster: Any, host: str) -> Optional[Dict[str, Any]]:
+    """What lvsha-watch checks on the serving node: the NFS server, and that it answers on the
+    floating address (nfs-server.service stays active when its nfsd threads are gone)."""
+    if not derived["exports"]:
+        return None
+    address = derived["vip"]["address"]
+    return {"units": [NFS_UNIT], "probe": {"address": address, "port": NFS_PORT, "path": None},
+            "vip": {"address": address}, "notify": {"command": "", "mail": ""}}
 
 
 def host_section(derived: Dict[str, Any], cluster: Any, host: str) -> Dict[str, Any]:

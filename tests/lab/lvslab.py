@@ -117,8 +117,11 @@ def heartbeat_report(nodes: Tuple[str, ...], interface: str = "eth1", lines: int
     out = []
     for node in nodes:
         try:
+            # dopd (storage pairs) logs a few debug lines at each of its frequent respawns:
+            # heartbeat's own lines are the ones that say why a group did or did not move.
             text = ssh(node, f"ip -o -4 addr show dev {interface}; systemctl is-active heartbeat; "
-                             f"journalctl -u heartbeat -n {lines} --no-pager -o short-monotonic", check=False)
+                             "journalctl -u heartbeat --no-pager -o short-monotonic | grep -v 'dopd\\[' "
+                             f"| tail -n {lines}", check=False)
         except RuntimeError as error:
             text = str(error)
         out.append(f"--- {node}\n{text.rstrip()}")

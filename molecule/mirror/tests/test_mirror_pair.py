@@ -4,7 +4,7 @@
 
 Runs in order: a second run at -vvv (changed=0, no secret in the output), the converged
 state and its files, bad input refused before any host changes, files reaching the standby
-within one timer period, then failover (mr1 powered off, with a last write mr2 had not
+within one timer period, a killed web server restarted in place, then failover (mr1 powered off, with a last write mr2 had not
 pulled, while the client polls the floating address), writes on mr2 during the outage, and
 failback (mr1 booted again: it pulls them before it takes the address back, and keeps its
 unpulled write aside). Gaps are printed (``-s``); BENCHMARKS.md takes medians
@@ -136,6 +136,33 @@ def test_changes_on_the_primary_reach_the_standby_within_one_period():
     assert report["last_good_pull"]["result"] == "ok"
     assert report["lag"] <= lab.INTERVAL * 3
     assert lvslab.ssh("mr2", f"/usr/local/sbin/lvsha mirror status --max-lag {lab.INTERVAL * 3} >/dev/null; echo $?").strip() == "0"
+
+
+# ------------------------------------------------------------------ a failed web server
+
+def test_a_killed_web_server_is_restarted_where_the_pair_serves():
+    """lvsha watch on mr1 (heartbeat watches nodes, not services): nginx killed, its unit
+    failed, is restarted in place; the pair does not move and no hand-over is notified."""
+    since = lvslab.ssh("mr1", "date +%s").strip()
+    probe = lab.NodeProbe()
+    probe.start()
+    try:
+        lvslab.wait_for("the client to see mr1", lambda: probe.answered_by() == "mr1", 60)
+        lvslab.ssh("mr1", "systemctl kill --signal=KILL nginx.service")
+        took = lvslab.wait_for("lvsha watch to restart nginx on mr1", lambda: lvslab.ssh(
+            "mr1", f"journalctl --since @{since} -o cat -u lvsha-watch | grep -cE 'nginx.service is [a-z-]+: restarting'",
+            check=False).strip() == "1", 60, step=1, seen=lab.pair_report)
+        count = len(probe.samples())
+        lvslab.wait_for("the client to be answered again", lambda: probe.answered_by() == "mr1" and any(
+            s.ok for s in probe.samples()[count:]), 60)
+    finally:
+        samples = probe.stop()
+    gap, failed, before, after = lab.outage(samples)
+    print(f"\nnginx killed on mr1: restarted {took:.1f} s later; {gap:.2f} s without an answer "
+          f"({failed} failed requests), {before} -> {after}")
+    assert (before, after) == ("mr1", "mr1")
+    assert lab.serves("mr1") and not lab.serves("mr2")
+    assert not [line for line in lab.events("mr1") if "gave the group up" in line]
 
 
 # ------------------------------------------------------------------ failover and failback

@@ -163,6 +163,90 @@ def test_failback_to_nas1_after_resync_keeps_every_file():
     assert len(lab.read_back("failover")) >= 20
 
 
+# ------------------------------------------------------------------ a failed NFS server
+
+# What an operator runs on the node that serves to hand the group to its peer.
+HB_STANDBY = "/usr/share/heartbeat/hb_standby all"
+
+
+def watch_report() -> str:
+    """What lvsha watch said on each node, with the pair's state."""
+    said = "\n".join(f"--- {node} lvsha-watch\n" + lvslab.ssh(node, "journalctl -u lvsha-watch -n 8 --no-pager -o cat",
+                                                              check=False).strip() for node in lab.NODES)
+    return f"{lab.pair_report()}\n{said}"
+
+
+def test_a_stopped_nfsd_is_restarted_in_place_and_one_that_stays_down_hands_the_pair_over():
+    """lvsha watch on nas1 (heartbeat watches nodes, not services). nfsd's threads stopped while
+    nfs-server.service stays active (a oneshot unit): the probe of port 2049 on the floating
+    address finds it, and a restart serves again on nas1. Then restarts cannot help (the unit
+    masked for this boot): after two, nas1 records the failure and hands the pair to nas2. Once
+    the unit is unmasked, nas1 still refuses the group when it asks for it back, and has nas2
+    take it again, until the operator runs `lvsha watch clear`. The client writes throughout;
+    no file is lost."""
+    since = {node: lab.clock(node) for node in lab.NODES}
+    writer = lab.Writer(f"watch-{since['nas1']}")
+    writer.start()
+
+    def resumed(after: int) -> float:
+        return lvslab.wait_for("writes to resume", lambda: writer.written() >= after + 10, 240, step=1, seen=watch_report)
+
+    def said(node: str, pattern: str) -> list:
+        return lab.journal_since(node, since[node], pattern)
+
+    def moved(count: int) -> None:
+        """Wait for heartbeat on nas1 to see the count-th move of the group done: a request to
+        move it again before that is ignored ('Standby in progress')."""
+        lvslab.wait_for("heartbeat to finish moving the group", lambda: len(said(
+            "nas1", "(Other node completed standby takeover|Standby resource acquisition done)")) >= count,
+            120, step=1, seen=watch_report)
+
+    try:
+        lvslab.wait_for("the first files", lambda: writer.written() >= 10, 120)
+        lvslab.ssh("nas1", "rpc.nfsd 0")
+        took = lvslab.wait_for("lvsha watch to restart nfs-server on nas1",
+                               lambda: said("nas1", r"lvsha-watch: nas1: TCP .*restarting nfs-server.service \(1 of 2\)"),
+                               60, step=1, seen=watch_report)
+        resumed(writer.written())
+        print(f"\nnfsd stopped on nas1: restarted {took:.1f} s later; nas1 serves on")
+        assert lab.serves("nas1")
+
+        lvslab.ssh("nas1", "systemctl mask --runtime nfs-server.service && rpc.nfsd 0")
+        took = lvslab.wait_for("nas2 to serve", lambda: lab.serves("nas2"), 240, step=1, seen=watch_report)
+        resumed(writer.written())
+        moved(1)
+        print(f"nfsd stopped again with the unit masked: nas2 served {took:.1f} s later")
+        assert len(said("nas1", r"restarting nfs-server.service \([12] of 2\)")) == 3  # once before, twice now
+        assert said("nas1", r"lvsha-watch: nas1 gave the group up: TCP 192\.0\.2\.60:2049")
+        assert not lab.serves("nas1")
+
+        # No flapping: with the unit startable again but the failure not cleared, nas2 hands
+        # the group back (as a failback does); the last resource refuses it on nas1, and nas1's
+        # watch has nas2 take it again.
+        lvslab.ssh("nas1", "systemctl unmask --runtime nfs-server.service")
+        lvslab.ssh("nas2", HB_STANDBY)
+        lvslab.wait_for("nas1 to refuse the group", lambda: said("nas1", "refusing the group: this node gave it up"), 240, step=2,
+                        seen=watch_report)
+        took = lvslab.wait_for("nas2 to serve again", lambda: lab.serves("nas2") and said(
+            "nas1", "lvsha-watch: nas1: nas2 serves the group this node refused"), 240, step=1, seen=watch_report)
+        resumed(writer.written())
+        moved(3)  # to nas1, which refused it, and back to nas2
+        print(f"the group refused by nas1; nas2 served again {took:.1f} s after the refusal")
+        assert not lab.serves("nas1")
+
+        # The operator clears the failure and has nas2 hand the group back.
+        lvslab.ssh("nas1", "/usr/local/sbin/lvsha watch clear")
+        lvslab.ssh("nas2", HB_STANDBY)
+        lvslab.wait_for("nas1 to serve again", lambda: lab.serves("nas1"), 240, step=1, seen=watch_report)
+        resumed(writer.written())
+    finally:
+        samples = writer.stop()
+    files = lab.written_files(samples)
+    stall, failed = lvslab.longest_gap(samples)
+    print(f"{len(files)} files written through all of it; the longest write stall {stall:.2f} s ({failed} failed writes)")
+    assert lab.read_back(f"watch-{since['nas1']}") == files
+
+
 # ------------------------------------------------------------------ fencing
 
 def test_a_cut_replication_link_outdates_nas2_which_then_refuses_the_group():
@@ -233,7 +317,9 @@ def test_initial_primary_over_newer_data_is_refused_then_full_resync():
     seconds = time.monotonic() - started
     print(f"\nfull resync: {out_of_sync_kib / 1024:.0f} MiB in {seconds:.1f} s, "
           f"{out_of_sync_kib / 1024 / seconds:.1f} MiB/s (resync-rate {lab.RESOURCE['resync_rate']})")
-    for node in ("nas1", "nas2"):
-        lvslab.ssh(node, "systemctl start heartbeat.service")
+    # One node after the other, as an operator would: nas1 takes the group once its initdead
+    # has passed without nas2, and nas2 joins a pair that serves.
+    lvslab.ssh("nas1", "systemctl start heartbeat.service")
     lvslab.wait_for("nas1 to serve again", lambda: lab.serves("nas1"), 300, step=2, seen=lab.pair_report)
+    lvslab.ssh("nas2", "systemctl start heartbeat.service")
     assert lab.read_back("failover") == files

@@ -5,11 +5,12 @@
 Python standard library only. The modules import ``_ipvs`` and ``_arp`` from here (as
 ``ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._ipvs``); the
 lvsha.cluster.host_package role copies this directory to /usr/local/lib/lvsha/lvsha_host
-on a director or a mirror node, with the command /usr/local/sbin/lvsha that runs
+on a director or a pair node, with the command /usr/local/sbin/lvsha that runs
 ``lvsha_host.cli.main``:
 
     lvsha ipvs VERB ...      the IPVS table of a director (ipvs.py)
     lvsha mirror VERB ...    a node of a mirror pair (mirror.py)
+    lvsha watch VERB ...     the service of a storage or mirror pair (watch.py)
     lvsha --version          __version__
 
 ``__version__`` is the collection's version (galaxy.yml; a unit test checks that they

@@ -4,6 +4,7 @@
 
     lvsha ipvs VERB ...      the IPVS table of a director (``lvsha ipvs --help``)
     lvsha mirror VERB ...    a node of a mirror pair (``lvsha mirror --help``)
+    lvsha watch VERB ...     the service of a storage or mirror pair (``lvsha watch --help``)
     lvsha --version          the version of this package (the collection's)
 
 /usr/local/sbin/lvsha (the lvsha.cluster.host_package role's launcher) runs ``main`` in
@@ -19,8 +20,8 @@ from typing import List, Optional
 
 from . import __version__
 
-COMMANDS = ("ipvs", "mirror")
-USAGE = "usage: lvsha {ipvs,mirror} VERB ... | lvsha --version"
+COMMANDS = ("ipvs", "mirror", "watch")
+USAGE = "usage: lvsha {ipvs,mirror,watch} VERB ... | lvsha --version"
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -38,6 +39,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     if argv[0] == "ipvs":
         from . import ipvs as command  # pylint: disable=import-outside-toplevel
-    else:
+    elif argv[0] == "mirror":
         from . import mirror as command  # type: ignore[no-redef]  # pylint: disable=import-outside-toplevel
+    else:
+        from . import watch as command  # type: ignore[no-redef]  # pylint: disable=import-outside-toplevel
     return command.main(argv[1:])

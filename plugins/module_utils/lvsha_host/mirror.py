@@ -305,10 +305,11 @@ def sync_stop(config: Dict[str, Any]) -> None:
         pass
 
 
-def notify(config: Dict[str, Any], event: str) -> None:
-    """Tell the operators; a failing hook is logged, it never blocks the takeover."""
+def notify(config: Dict[str, Any], event: str, program: str = "lvsha-mirror") -> None:
+    """Tell the operators; a failing hook is logged, it never blocks the takeover. ``program``
+    names who tells (lvsha-watch uses the pair's hook too)."""
     node = config["node"]
-    text = f"lvsha-mirror: {node} {event} {config['vip']['address']} at {time.strftime('%Y-%m-%d %H:%M:%S %Z')}"
+    text = f"{program}: {node} {event} {config['vip']['address']} at {time.strftime('%Y-%m-%d %H:%M:%S %Z')}"
     print(text, file=sys.stderr)
     env = dict(os.environ, LVSHA_MIRROR_EVENT=event, LVSHA_MIRROR_NODE=node, LVSHA_MIRROR_VIP=config["vip"]["address"])
     hooks = []
@@ -321,9 +322,9 @@ def notify(config: Dict[str, Any], event: str) -> None:
         try:
             proc = subprocess.run(argv, input=stdin, env=env, capture_output=True, text=True, timeout=15, check=False)
             if proc.returncode != 0:
-                print(f"lvsha-mirror: notification {shlex.join(argv[:1])} failed: {proc.stderr.strip()}", file=sys.stderr)
+                print(f"{program}: notification {shlex.join(argv[:1])} failed: {proc.stderr.strip()}", file=sys.stderr)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            print(f"lvsha-mirror: notification {shlex.join(argv[:1])} failed: {exc}", file=sys.stderr)
+            print(f"{program}: notification {shlex.join(argv[:1])} failed: {exc}", file=sys.stderr)
 
 
 def announce(config: Dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ SAMPLES = {
     "lvsha_mirror_modules[0].uid": "root", "lvsha_mirror_modules[0].gid": "root",
     "lvsha_mirror_modules[0].hosts_allow[0]": "198.51.100.41", "lvsha_mirror_modules[0].auth_users[0]": "backup",
     "lvsha_mirror_modules[0].excludes[0]": "*.tmp", "lvsha_mirror_host_files[0]": "/etc/hostname",
-    "lvsha_mirror_notify_mail": "ops@example.com",
+    "lvsha_mirror_notify_mail": "ops@example.com", "lvsha_mirror_probe.path": "/index.html",
 }
 # Free text by design, and why the rest of an ending is harmless there.
 FREE_TEXT = {

@@ -57,9 +57,10 @@ def test_each_pair_gets_its_own_heartbeat_wiring(rendered) -> None:
     assert haresources("shop-lb2") == "shop-lb1 IPaddr2::192.0.2.50/24/eth1 lvsha-director"
     assert haresources("blog-lb1") == "blog-lb1 IPaddr2::192.0.2.51/24/eth1 lvsha-director"
     assert haresources("nas-b1") == ("nas-b1 drbddisk::bdata Filesystem::/dev/drbd0::/srv/b::ext4 lvsha-nfs-state "
-                                     "IPaddr2::192.0.2.61/24/eth1 nfs-kernel-server")
-    # The pair's preferred node and the user's resource after the pair's own.
-    assert haresources("pages1") == "pages2 lvsha-mirror-sync IPaddr2::192.0.2.70/24/eth1 lvsha-mirror-serve Delay::2::0"
+                                     "IPaddr2::192.0.2.61/24/eth1 nfs-kernel-server lvsha-watch")
+    # The pair's preferred node and the user's resource after the pair's own; the watch's last.
+    assert haresources("pages1") == ("pages2 lvsha-mirror-sync IPaddr2::192.0.2.70/24/eth1 lvsha-mirror-serve Delay::2::0 "
+                                     "lvsha-watch")
     hacf = (root / "blog-lb2" / "etc/ha.d/ha.cf").read_text()
     assert "ucast eth1 192.0.2.13\n" in hacf and "ucast eth2 198.51.100.13\n" in hacf
     assert "node blog-lb1\nnode blog-lb2\n" in hacf

@@ -48,11 +48,11 @@ ROLES = REPO / "roles"
 DECLARING = sorted(role.name for role in ROLES.iterdir()
                    if (role / "vars/main.yml").is_file()
                    and f"{role.name}__files" in (yaml.safe_load((role / "vars/main.yml").read_text()) or {}))
-# The lvsha command and its package (roles/host_package), on every director and mirror node.
+# The lvsha command and its package (roles/host_package), on every director and pair node.
 HOST_PACKAGE = {"/usr/local/sbin/lvsha": "755", **{f"/usr/local/lib/lvsha/lvsha_host/{module}": "644" for module in (
-    "__init__.py", "_arp.py", "_ipvs.py", "_private.py", "cli.py", "ipvs.py", "mirror.py")}}
+    "__init__.py", "_arp.py", "_ipvs.py", "_private.py", "cli.py", "ipvs.py", "mirror.py", "watch.py")}}
 # The files of the roles that do not declare theirs (the lvsha command, host_package), by host.
-UNDECLARED = {"host_package": {host: HOST_PACKAGE for host in ("lb1", "lb2", "mr1", "mr2")}}
+UNDECLARED = {"host_package": {host: HOST_PACKAGE for host in ("lb1", "lb2", "mr1", "mr2", "nas1", "nas2")}}
 # A few files of the declaring roles, written out, so that the expected tree is not only what
 # the declarations say.
 KNOWN = {
@@ -71,7 +71,8 @@ KNOWN = {
             "/etc/systemd/system/lvsha-mirror-pull.timer": "644", "/etc/ha.d/resource.d/lvsha-mirror-serve": "755"},
     "nas2": {"/etc/drbd.d/global_common.conf": "644", "/etc/drbd.d/r0.res": "600", "/etc/exports": "644",
              "/etc/systemd/system/heartbeat.service.d/lvsha-drbd.conf": "644", "/etc/nfs.conf": "644",
-             "/etc/ha.d/resource.d/lvsha-nfs-state": "755"},
+             "/etc/ha.d/resource.d/lvsha-nfs-state": "755", "/etc/lvsha/watch.json": "644",
+             "/etc/systemd/system/lvsha-watch.service": "644", "/etc/ha.d/resource.d/lvsha-watch": "755"},
 }
 # The examples' clients: the rendering play runs on every host, and the plan gives them no role,
 # so they get no file.

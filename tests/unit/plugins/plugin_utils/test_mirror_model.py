@@ -97,7 +97,10 @@ def test_example_plan_mr1(inv: Inventory) -> None:
     assert plan["state_dir"] == "/var/lib/lvsha-mirror"
     assert plan["rsync_users"] == []
     assert heartbeat_of(inv, "mr1")["resources"] == [
-        "lvsha-mirror-sync", "IPaddr2::192.0.2.70/24/eth1", "lvsha-mirror-serve"]
+        "lvsha-mirror-sync", "IPaddr2::192.0.2.70/24/eth1", "lvsha-mirror-serve", "lvsha-watch"]
+    assert heartbeat_of(inv, "mr1")["watch"] == {
+        "units": ["nginx.service"], "probe": {"address": "192.0.2.70", "port": 80, "path": None},
+        "vip": {"address": "192.0.2.70"}, "notify": {"command": NOTIFY, "mail": ""}}
 
 
 def test_example_plan_mr2(inv: Inventory) -> None:
@@ -141,6 +144,18 @@ def test_defaults(inv: Inventory) -> None:
         "name": "www", "path": "/var/www/html", "comment": "", "read_only": True, "use_chroot": True,
         "uid": "root", "gid": "root", "max_connections": 4, "timeout": 600, "auth_users": [], "excludes": [],
         "hosts_allow": ["198.51.100.42"], "exclude_file": "/etc/lvsha/mirror/www.exclude"}]
+
+
+def test_without_services_or_probe_there_is_nothing_to_watch(inv: Inventory) -> None:
+    del inv.model["lvsha_mirror_services"]
+    del inv.model["lvsha_mirror_probe"]
+    assert heartbeat_of(inv, "mr1")["watch"] is None
+    assert heartbeat_of(inv, "mr1")["resources"][-1] == "lvsha-mirror-serve"
+
+
+def test_a_probe_with_a_path_is_an_http_get_of_it(inv: Inventory) -> None:
+    inv.model["lvsha_mirror_probe"] = {"port": 8080, "path": "/health"}
+    assert heartbeat_of(inv, "mr2")["watch"]["probe"] == {"address": "192.0.2.70", "port": 8080, "path": "/health"}
 
 
 def test_the_default_preferred_node_is_the_first_node(inv: Inventory) -> None:

@@ -48,14 +48,15 @@ def test_two_lvs_clusters_two_storage_pairs_and_a_mirror_pair_are_planned(multi:
         {"address": "192.0.2.50", "forwarding": "dr"}, {"address": "192.0.2.51", "forwarding": "dr"}]
     assert hosts["nas-b2"]["storage"]["resources"][0]["peers"] == [
         {"name": "nas-b1", "address": "198.51.100.33"}, {"name": "nas-b2", "address": "198.51.100.34"}]
-    assert hosts["nas-b2"]["heartbeat"]["resources"][-2:] == ["IPaddr2::192.0.2.61/24/eth1", "nfs-kernel-server"]
+    assert hosts["nas-b2"]["heartbeat"]["resources"][-3:] == ["IPaddr2::192.0.2.61/24/eth1", "nfs-kernel-server",
+                                                              "lvsha-watch"]
 
 
 def test_a_user_resource_and_the_preferred_node_reach_the_pair(multi: Inventory) -> None:
     heartbeat = build_plan(multi.hostvars(), multi.groups)["hosts"]["pages1"]["heartbeat"]
     assert heartbeat["preferred"] == "pages2"
     assert heartbeat["resources"] == ["lvsha-mirror-sync", "IPaddr2::192.0.2.70/24/eth1", "lvsha-mirror-serve",
-                                      "Delay::2::0"]
+                                      "Delay::2::0", "lvsha-watch"]
     assert [(n["host"], n["addresses"], n["interfaces"]) for n in heartbeat["nodes"]] == [
         ("pages1", {"public": "192.0.2.41", "private": "198.51.100.41"}, {"public": "eth1", "private": "eth2"}),
         ("pages2", {"public": "192.0.2.42", "private": "198.51.100.42"}, {"public": "eth1", "private": "eth2"}),

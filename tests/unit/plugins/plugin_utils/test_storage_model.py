@@ -56,8 +56,12 @@ def test_example_plan_nas1(inv: Inventory) -> None:
     assert plan["nfs_state_dir"] == "/srv/nfs/.nfs-state"
     assert "haresources" not in plan
     assert haresources_of(inv, "nas1") == ["drbddisk::r0", "Filesystem::/dev/drbd0::/srv/nfs::ext4", "lvsha-nfs-state",
-                                           "IPaddr2::192.0.2.60/24/eth1", "nfs-kernel-server"]
+                                           "IPaddr2::192.0.2.60/24/eth1", "nfs-kernel-server", "lvsha-watch"]
     assert haresources_of(inv, "nas2") == haresources_of(inv, "nas1")
+    # nfs-server.service stays active when nfsd's threads are gone: the probe of port 2049 finds it.
+    assert build_plan(inv.hostvars(), inv.groups)["hosts"]["nas2"]["heartbeat"]["watch"] == {
+        "units": ["nfs-server.service"], "probe": {"address": "192.0.2.60", "port": 2049, "path": None},
+        "vip": {"address": "192.0.2.60"}, "notify": {"command": "", "mail": ""}}
 
 
 def test_the_plan_has_the_pair_and_nothing_for_the_client(inv: Inventory) -> None:

@@ -9,7 +9,7 @@ with ``lvsha_public_address``/``_interface`` and ``lvsha_private_address``/``_in
 * ``lvsha_mirror_vip``: the floating address that clients use; it follows the serving node;
 * ``lvsha_mirror_modules``: the mirrored directories, one rsync daemon module each;
 * ``lvsha_mirror_interval``, ``lvsha_mirror_excludes``, ``lvsha_mirror_host_files``,
-  ``lvsha_mirror_services``, ``lvsha_mirror_notify_command``, ``lvsha_mirror_notify_mail``,
+  ``lvsha_mirror_services``, ``lvsha_mirror_probe``, ``lvsha_mirror_notify_command``, ``lvsha_mirror_notify_mail``,
   ``lvsha_mirror_rsync_port``, ``lvsha_mirror_rsync_secrets``.
 
 :func:`derive` checks one pair; :func:`host_section` gives one node its share: the peer to

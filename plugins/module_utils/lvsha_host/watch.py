@@ -16,7 +16,8 @@ installs it, its settings in /etc/lvsha/watch.json and the unit lvsha-watch.serv
                                     heartbeat's resource lvsha-watch, the last of the group: its
                                     start refuses the group while a failure is recorded here, so a
                                     node that gave the group up for a failed service never takes
-                                    it back (failback, or its peer's death) until it is repaired
+                                    it back (failback, or its peer's death) until it is repaired;
+                                    after a refusal, `run` has the peer take the group
     lvsha watch clear [--force]     after the repair: forget the failure (refused while a watched
                                     unit is in systemd's failed state, unless --force)
     lvsha watch status              JSON: whether this node holds the group, and the failure record
@@ -48,7 +49,7 @@ STATE_DIR = os.environ.get("LVSHA_WATCH_STATE_DIR", "/var/lib/lvsha-watch")
 RUN_DIR = os.environ.get("LVSHA_WATCH_RUN_DIR", "/run/lvsha-watch")
 SYSTEMCTL = os.environ.get("LVSHA_SYSTEMCTL", "systemctl")
 HB_STANDBY = os.environ.get("LVSHA_HB_STANDBY", "/usr/share/heartbeat/hb_standby")
-PROC = os.environ.get("LVSHA_PROC", "/proc")
+PROC = "/proc"
 # A shell script: its command line is the shell, then this path.
 RESOURCE_MANAGER = b"/usr/share/heartbeat/ResourceManager"
 

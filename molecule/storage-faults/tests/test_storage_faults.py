@@ -109,11 +109,14 @@ def test_a_forced_split_brain_is_resolved_by_the_documented_procedure():
 
 def device_checksums() -> Dict[str, str]:
     """sha256 of the replicated data on each node: the DRBD device's size from the start of the
-    backing disk (internal meta data, which differs between nodes, lies beyond it)."""
+    backing disk (internal meta data, which differs between nodes, lies beyond it). Read with
+    O_DIRECT: DRBD writes the backing disk beneath its page cache, so a buffered read can
+    return blocks cached before (udev probes the disk at boot)."""
     sums = {}
     for node in lab.NODES:
         sectors = int(lvslab.ssh(node, f"cat /sys/block/drbd{lab.RESOURCE['minor']}/size"))
-        out = lvslab.ssh(node, f"head -c {sectors * 512} {lab.RESOURCE['disk']} | sha256sum")
+        out = lvslab.ssh(node, f"dd if={lab.RESOURCE['disk']} iflag=direct,count_bytes bs=1M count={sectors * 512} "
+                               "status=none | sha256sum")
         sums[node] = re.match(r"[0-9a-f]{64}", out).group(0)
     return sums
 

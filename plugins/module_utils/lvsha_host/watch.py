@@ -42,12 +42,11 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from . import _private
-from .mirror import MirrorError, notify, peer_alive, read_json, write_json
+from .mirror import SYSTEMCTL, MirrorError, notify, peer_alive, read_json, write_json
 
 CONFIG = os.environ.get("LVSHA_WATCH_CONFIG", "/etc/lvsha/watch.json")
 STATE_DIR = os.environ.get("LVSHA_WATCH_STATE_DIR", "/var/lib/lvsha-watch")
 RUN_DIR = os.environ.get("LVSHA_WATCH_RUN_DIR", "/run/lvsha-watch")
-SYSTEMCTL = os.environ.get("LVSHA_SYSTEMCTL", "systemctl")
 HB_STANDBY = os.environ.get("LVSHA_HB_STANDBY", "/usr/share/heartbeat/hb_standby")
 PROC = "/proc"
 # A shell script: its command line is the shell, then this path.
@@ -168,10 +167,15 @@ def hand_over(config: Dict[str, Any], found: str) -> bool:
         return False
     write_json(failure_path(), {"node": config["node"], "problem": found, "time": round(time.time(), 3)})
     notify(config, f"gave the group up: {found}", program="lvsha-watch")
+    standby()
+    return True
+
+
+def standby() -> None:
+    """Ask heartbeat to move every resource this node holds, or owns, to the peer."""
     proc = subprocess.run([HB_STANDBY, "all"], capture_output=True, text=True, check=False, timeout=COMMAND_TIMEOUT)
     if proc.returncode != 0:
         log(f"{HB_STANDBY} all: exit {proc.returncode}: {proc.stderr.strip()}")
-    return True
 
 
 def run(config: Dict[str, Any]) -> None:
@@ -239,7 +243,7 @@ def hand_back(config: Dict[str, Any]) -> None:
     if time.time() - refused.get("asked", 0) < HAND_BACK_AFTER * 4:
         return
     log(f"{config['node']}: refused the group; asking {config['peer']} to take it (hb_standby all)")
-    subprocess.run([HB_STANDBY, "all"], capture_output=True, text=True, check=False, timeout=COMMAND_TIMEOUT)
+    standby()
     if config.get("probe"):
         write_json(refused_path(), dict(refused, asked=time.time()))
     else:

@@ -85,6 +85,7 @@ def role_variable_errors(hostvars: Mapping[str, Mapping[str, Any]], roles: Mappi
                 _bounded(find, host, name, value, spec, role)
             if role == "heartbeat":
                 _heartbeat_timing(find, host, hostvars[host])
+                _heartbeat_ping_nodes(find, host, hostvars[host])
     for cluster, nodes in pairs.items():
         if len(nodes) != 2:
             continue
@@ -150,26 +151,56 @@ def _seconds(value: Any) -> Optional[float]:
     return float(text[:-2]) / 1000 if text.endswith("ms") else float(text)
 
 
+# More ping nodes than this are a mistake (heartbeat pings each of them every keepalive).
+MAX_PING_NODES = 8
+
+
 def _heartbeat_timing(find: Findings, host: str, variables: Mapping[str, Any]) -> None:
-    """ha.cf's rules between its times: a heartbeat more often than the late warning, the warning
-    before the peer is declared dead, and initdead at least twice deadtime (a booting peer's
-    network may take that long)."""
+    """ha.cf's rules between its times: heartbeat's own (deadtime and deadping more than twice
+    keepalive: it refuses to start otherwise), a heartbeat more often than the late warning, the
+    warning before the peer is declared dead, and initdead at least twice deadtime (a booting
+    peer's network may take that long)."""
     defaults = role_defaults("heartbeat")
     value = {name: variables.get(name, defaults[name])
-             for name in ("heartbeat_keepalive", "heartbeat_warntime", "heartbeat_deadtime", "heartbeat_initdead")}
+             for name in ("heartbeat_keepalive", "heartbeat_warntime", "heartbeat_deadtime", "heartbeat_initdead",
+                          "heartbeat_deadping")}
     keepalive, deadtime = _seconds(value["heartbeat_keepalive"]), _seconds(value["heartbeat_deadtime"])
     warntime, initdead = integer(value["heartbeat_warntime"]), integer(value["heartbeat_initdead"])
-    if keepalive is None or deadtime is None or warntime is None or initdead is None:
+    deadping = _seconds(value["heartbeat_deadping"])
+    if keepalive is None or deadtime is None or warntime is None or initdead is None or deadping is None:
         return
     if keepalive <= 0:
         find.add(host, "heartbeat_keepalive", value["heartbeat_keepalive"], "must be more than 0 (role heartbeat)")
-    elif not keepalive < warntime < deadtime:
+        return
+    for name, time in (("heartbeat_deadtime", deadtime), ("heartbeat_deadping", deadping)):
+        if time <= 2 * keepalive:
+            find.add(host, name, value[name], f"must be more than twice heartbeat_keepalive "
+                                              f"({value['heartbeat_keepalive']}): heartbeat refuses to start (role heartbeat)")
+    if not keepalive < warntime < deadtime:
         find.add(host, "heartbeat_warntime", warntime,
                  f"must lie between heartbeat_keepalive ({value['heartbeat_keepalive']}) and heartbeat_deadtime "
                  f"({value['heartbeat_deadtime']}): keepalive < warntime < deadtime (role heartbeat)")
     if initdead < 2 * deadtime:
         find.add(host, "heartbeat_initdead", initdead,
                  f"must be at least twice heartbeat_deadtime ({value['heartbeat_deadtime']}) (role heartbeat)")
+
+
+def _heartbeat_ping_nodes(find: Findings, host: str, variables: Mapping[str, Any]) -> None:
+    """Ping nodes stand for the clients' network: a few third hosts, each named once, none of them
+    an address of this node (it would always answer)."""
+    nodes = variables.get("heartbeat_ping_nodes")
+    if not isinstance(nodes, list):
+        return
+    if len(nodes) > MAX_PING_NODES:
+        find.add(host, "heartbeat_ping_nodes", nodes, f"must name at most {MAX_PING_NODES} ping nodes (role heartbeat)")
+    own = {str(variables[name]): name for name in variables if name.startswith("lvsha_") and name.endswith("_address")}
+    for index, node in enumerate(nodes):
+        if node in nodes[:index]:
+            find.add(host, f"heartbeat_ping_nodes[{index}]", node, "is named twice (role heartbeat)")
+        elif node in own:
+            find.add(host, f"heartbeat_ping_nodes[{index}]", node,
+                     f"is this node's own {own[node]}: a ping node must be a third host, such as the clients' "
+                     "router (role heartbeat)")
 
 
 def plan_relation_errors(variables: Mapping[str, Mapping[str, Any]], plan: Mapping[str, Any]) -> List[str]:

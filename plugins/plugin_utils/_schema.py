@@ -35,6 +35,7 @@ GRAMMARS: Dict[str, Tuple["re.Pattern[str]", str]] = {
                       "an alert and its arguments, such as mail.alert ops@example.com, of letters, digits "
                       "and _.,/@%+=:- separated by single spaces"),
         "debian_package": (r"[a-z0-9][a-z0-9+.-]{1,99}", "a Debian package name such as nginx-light"),
+        "ipv4": (rf"(?:{_OCTET}\.){{3}}{_OCTET}", "an IPv4 address such as 192.0.2.1"),
         "ipv4_or_empty": (rf"(?:{_OCTET}\.){{3}}{_OCTET}|", "an IPv4 address such as 192.0.2.1, or empty"),
     }.items()}
 

@@ -4,7 +4,8 @@
 lab (nas1 serving). In each case the client writes files through the export, each one fsynced
 before the writer logs it, and afterwards every logged file must read back with its checksum;
 the last test compares the replicated data on both nodes. RELIABILITY.md records the outcomes.
-The replication link case is molecule/storage's (it runs in make test).
+The replication link case is molecule/storage's (it runs in make test). The public link case
+needs the ping node of inventories/example-storage (heartbeat's ipfail).
 """
 from __future__ import annotations
 
@@ -25,6 +26,27 @@ NAS2_ONLY = "written-on-nas2-during-the-split-brain"
 
 def in_sync() -> bool:
     return lab.drbd("nas2")["cstate"] == "Connected" and lab.drbd("nas2")["dstate"] == "UpToDate/UpToDate"
+
+
+def test_a_cut_public_link_hands_the_group_to_the_peer_and_back():
+    """nas1's public link fails while the private one still carries heartbeat and DRBD: nas1
+    no longer reaches the ping node (the client), and ipfail hands the group to nas2. When the
+    link returns, nas1 takes the group back (auto_failback)."""
+    lab.mount_export()
+    assert lab.serves("nas1"), lab.pair_report()
+    since = lab.clock("nas1")
+    cut, took_cut = lab.write_through("public-cut", lambda: lvslab.labctl("link", "nas1", "public", "down"),
+                                      lambda: lab.serves("nas2"), 300)
+    assert not lab.serves("nas1"), lab.pair_report()
+    back, took_back = lab.write_through("public-back", lambda: lvslab.labctl("link", "nas1", "public", "up"),
+                                        lambda: lab.serves("nas1"), 300)
+    ipfail = lab.journal_since("nas1", since, "ipfail")
+    print(f"\npublic link of nas1 cut: nas2 served {took_cut:.1f} s later, the client's longest write stall "
+          f"{lvslab.longest_gap(cut)[0]:.2f} s; link restored: nas1 served {took_back:.1f} s later, stall "
+          f"{lvslab.longest_gap(back)[0]:.2f} s; nas1's ipfail:\n  " + "\n  ".join(ipfail[-8:]))
+    lvslab.wait_for("the pair in sync", in_sync, 300, step=2, seen=lab.pair_report)
+    assert lab.read_back("public-cut") == lab.written_files(cut)
+    assert lab.read_back("public-back") == lab.written_files(back)
 
 
 def test_both_nodes_power_cut_at_once_then_booted():

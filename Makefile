@@ -3,7 +3,7 @@
 #   make demo-storage   the same for the storage pair (DRBD, NFS, heartbeat)
 #   make demo-mirror    the same for the mirror pair (rsync pull, heartbeat failover)
 #   make test   unit tests (on every ansible-core line claimed), lint, sanity, and the lab scenarios
-#   make faults the storage pair's fault matrix in the lab (RELIABILITY.md)
+#   make faults the storage and mirror pairs' fault matrices in the lab (RELIABILITY.md)
 #   make docs   docs/model.md from the model's schema
 #   make docsite   the documentation site in build/docsite/build/html
 SHELL := /bin/bash
@@ -182,14 +182,17 @@ lab: lab-build
 	for run in $(LAB_RUNS); do release=$${run%%:*} s=$${run#*:}; \
 	  $(STAGE) molecule-$$s-$$release env $(LAB_ENV) LVSHA_LAB_RELEASE=$$release tests/lab/scenario $$s || exit 1; done
 
-# The storage pair's fault matrix (molecule/storage-faults, RELIABILITY.md) on Debian 13. Not
-# in make test: CI's lab time is spent; molecule/storage runs the replication link case there.
+# The pairs' fault matrices (molecule/storage-faults, molecule/mirror-faults, RELIABILITY.md) on
+# Debian 13, each run whatever the other's outcome. Not in make test: CI's lab time is spent;
+# molecule/storage and molecule/mirror run a few of the cases there.
+#   make faults FAULTS_SCENARIOS=mirror
 FAULTS_RELEASE := trixie
+FAULTS_SCENARIOS := storage mirror
 
 faults: setup
 	$(LABCTL) build --release $(FAULTS_RELEASE)
-	$(STAGE) molecule-storage-faults-$(FAULTS_RELEASE) env $(LAB_ENV) LVSHA_LAB_RELEASE=$(FAULTS_RELEASE) \
-	  tests/lab/scenario storage-faults
+	rc=0; for s in $(FAULTS_SCENARIOS); do $(STAGE) molecule-$$s-faults-$(FAULTS_RELEASE) \
+	  env $(LAB_ENV) LVSHA_LAB_RELEASE=$(FAULTS_RELEASE) tests/lab/scenario $$s-faults || rc=1; done; exit $$rc
 
 clean:
 	-$(LABCTL) down

@@ -254,11 +254,12 @@ def test_the_rendered_files_follow_the_model(rendered) -> None:
     dopd = "respawn root /usr/libexec/heartbeat/dopd\napiauth dopd uid=root\n"
     assert dopd in (root / "nas1/etc/ha.d/ha.cf").read_text()
     assert "dopd" not in (root / "lb1/etc/ha.d/ha.cf").read_text() + (root / "mr1/etc/ha.d/ha.cf").read_text()
-    # Ping nodes (example-storage) bring ipfail, which runs as hacluster.
+    # Ping nodes (example-storage, example-mirror) bring ipfail, which runs as hacluster.
     ipfail = ("ping 192.0.2.100\ndeadping 5\nrespawn hacluster /usr/libexec/heartbeat/ipfail\n"
               "apiauth ipfail gid=haclient uid=hacluster\n")
     assert ipfail in (root / "nas2/etc/ha.d/ha.cf").read_text()
-    assert "ipfail" not in (root / "lb1/etc/ha.d/ha.cf").read_text() + (root / "mr1/etc/ha.d/ha.cf").read_text()
+    assert ipfail in (root / "mr1/etc/ha.d/ha.cf").read_text()
+    assert "\nping " not in (root / "lb1/etc/ha.d/ha.cf").read_text()
 
 
 def checker(root: Path, *options: str) -> subprocess.CompletedProcess:

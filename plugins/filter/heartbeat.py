@@ -1,10 +1,10 @@
 # Copyright: lvsha.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Read the key in use from a heartbeat authkeys file."""
+"""heartbeat's files: the key in use in an authkeys file; the media of heartbeat_paths."""
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Union
+from typing import Any, Dict, List, Mapping, Union
 
 AUTH_RE = re.compile(r"^\s*auth\s+(\d+)\s*$")
 KEY_RE = re.compile(r"^\s*(\d+)\s+(sha1|md5|crc)(?:\s+(\S+))?\s*$")
@@ -29,6 +29,12 @@ def heartbeat_authkey(lines: Union[str, List[str]]) -> str:
     return keys.get(selected, "") if selected else ""
 
 
+def heartbeat_media(paths: List[Union[str, Mapping[str, Any]]]) -> List[Dict[str, Any]]:
+    """heartbeat_paths (checked by the model) with each segment name written as the mapping it
+    stands for, ``{"segment": NAME}``: unicast to the peer on that segment."""
+    return [{"segment": path} if isinstance(path, str) else dict(path) for path in paths or []]
+
+
 class FilterModule:
     def filters(self) -> Dict[str, Any]:
-        return {"heartbeat_authkey": heartbeat_authkey}
+        return {"heartbeat_authkey": heartbeat_authkey, "heartbeat_media": heartbeat_media}

@@ -6,14 +6,17 @@ roles of a heartbeat pair, alike on both nodes. Controller-side only."""
 from __future__ import annotations
 
 import functools
+import ipaddress
+import re
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 import yaml
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
-from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import Findings, NotShown, integer, ipv4
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (Findings, NotShown, integer, ipv4,
+                                                                                  unknown_field)
 
 ROLES = Path(__file__).resolve().parents[2] / "roles"
 # What an argument spec entry says about a value (not its documentation or default).
@@ -125,6 +128,9 @@ def _bounded(find: Findings, host: str, name: str, value: Any, spec: Mapping[str
     bounds = _schema.role_bounds().get(name)
     if bounds is None:
         return
+    if "rule" in bounds:
+        RULES[name](find, host, name, value, f"{bounds['rule']} (role {role})")
+        return
     items = value if isinstance(value, list) else [_plain(value)]
     for index, item in enumerate(items):
         path = f"{name}[{index}]" if isinstance(value, list) else name
@@ -201,6 +207,66 @@ def _heartbeat_ping_nodes(find: Findings, host: str, variables: Mapping[str, Any
             find.add(host, f"heartbeat_ping_nodes[{index}]", node,
                      f"is this node's own {own[node]}: a ping node must be a third host, such as the clients' "
                      "router (role heartbeat)")
+
+
+# heartbeat_paths: ha.cf's media, each path a segment (unicast to the peer) or a mapping.
+PATH_FIELDS = ("segment", "method", "group", "ttl", "serial")
+PATH_SEGMENTS = ("public", "private")
+PATH_METHODS = ("ucast", "bcast", "mcast")
+SERIAL_RE = re.compile(r"/dev/tty[A-Za-z0-9]{1,12}")
+
+
+def _heartbeat_paths(find: Findings, host: str, name: str, value: Any, valid: str) -> None:
+    """Each medium heartbeat sends over, as ha.cf writes it: ucast, bcast or mcast on a segment's
+    interface, or a serial line. The words of these lines come from here alone."""
+    if not value:
+        find.add(host, name, value, f"must be {valid}")
+    seen = set()
+    for index, item in enumerate(value):
+        path = f"{name}[{index}]"
+        medium = {"segment": item} if isinstance(item, str) else item
+        if not isinstance(medium, Mapping) or not medium:
+            find.add(host, path, item, f"must be {valid}")
+            continue
+        unknown_field(find, host, path, medium, PATH_FIELDS, "heartbeat path")
+        if "serial" in medium:
+            if set(medium) != {"serial"}:
+                find.add(host, path, dict(medium), "a serial path names its device alone: {serial: /dev/ttyS0} (role heartbeat)")
+            elif not isinstance(medium["serial"], str) or not SERIAL_RE.fullmatch(medium["serial"]):
+                find.add(host, f"{path}.serial", medium["serial"], "must be a serial device such as /dev/ttyS0 (role heartbeat)")
+            key = ("device", str(medium["serial"]))
+        else:
+            segment, method = medium.get("segment"), medium.get("method", "ucast")
+            if segment not in PATH_SEGMENTS:
+                where = path if isinstance(item, str) else f"{path}.segment"
+                find.add(host, where, segment, f"must be one of {', '.join(PATH_SEGMENTS)} (role heartbeat)")
+            if method not in PATH_METHODS:
+                find.add(host, f"{path}.method", method, f"must be one of {', '.join(PATH_METHODS)} (role heartbeat)")
+            _mcast_options(find, host, path, medium, method == "mcast")
+            key = ("segment", str(segment))
+        if key in seen:
+            find.add(host, path, item, f"names {key[0]} {key[1]} a second time (role heartbeat)")
+        seen.add(key)
+
+
+def _mcast_options(find: Findings, host: str, path: str, medium: Mapping[str, Any], mcast: bool) -> None:
+    """An mcast path's group (required) and ttl; neither on another method."""
+    if not mcast:
+        for key in ("group", "ttl"):
+            if key in medium:
+                find.add(host, f"{path}.{key}", medium[key], "applies to method mcast only (role heartbeat)")
+        return
+    group = medium.get("group")
+    if not isinstance(group, str) or not _schema.GRAMMARS["ipv4"][0].fullmatch(group) \
+            or not ipaddress.IPv4Address(group).is_multicast:
+        find.add(host, f"{path}.group", group, "must be an IPv4 multicast address such as 239.192.0.1 (role heartbeat)")
+    ttl = integer(medium.get("ttl", 1))
+    if ttl is None or not 1 <= ttl <= 255:
+        find.add(host, f"{path}.ttl", medium.get("ttl"), "must be an integer 1..255 (role heartbeat)")
+
+
+# Role variables whose bound is a rule (model_schema.yml's text) checked by a function here.
+RULES: Dict[str, Callable[[Findings, str, str, Any, str], None]] = {"heartbeat_paths": _heartbeat_paths}
 
 
 def plan_relation_errors(variables: Mapping[str, Mapping[str, Any]], plan: Mapping[str, Any]) -> List[str]:

@@ -186,6 +186,8 @@ def markdown() -> str:
 
 
 def _bound(spec: Mapping[str, Any]) -> str:
+    if "rule" in spec:
+        return spec["rule"]
     if "range" in spec:
         return f"{spec['range'][0]}..{spec['range'][1]}"
     if "choices" in spec:

@@ -66,6 +66,17 @@ def test_each_pair_gets_its_own_heartbeat_wiring(rendered) -> None:
     assert "node blog-lb1\nnode blog-lb2\n" in hacf
 
 
+def test_each_heartbeat_path_is_written_as_its_medium(rendered) -> None:
+    root, _proc = rendered
+
+    def media(host: str) -> list:
+        return [line for line in (root / host / "etc/ha.d/ha.cf").read_text().splitlines()
+                if line.split(" ", 1)[0] in ("ucast", "bcast", "mcast", "serial", "baud")]
+
+    assert media("nas-a2") == ["ucast eth1 192.0.2.31", "bcast eth2", "serial /dev/ttyS0", "baud 19200"]
+    assert media("pages1") == ["mcast eth1 239.192.0.1 694 1 0", "ucast eth2 198.51.100.42"]
+
+
 def test_the_daemons_load_every_pair_s_files(rendered) -> None:
     root, proc = rendered
     shown = words(proc.stdout)

@@ -1,6 +1,6 @@
 # Copyright: lvsha.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The heartbeat_authkey filter (plugins/filter/heartbeat.py).
+"""The heartbeat_authkey and heartbeat_media filters (plugins/filter/heartbeat.py).
 
 The heartbeat role feeds it the stdout_lines of ``uname -n; cat /etc/ha.d/authkeys`` (the
 cat only when the file is readable), so the first line is a node name, not authkeys syntax.
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.lvsha.cluster.plugins.filter.heartbeat import FilterModule, heartbeat_authkey
+from ansible_collections.lvsha.cluster.plugins.filter.heartbeat import FilterModule, heartbeat_authkey, heartbeat_media
 
 SHA1_AND_MD5 = """\
 lb1
@@ -92,4 +92,11 @@ def test_text_and_list_input_agree() -> None:
 
 
 def test_filter_is_registered() -> None:
-    assert FilterModule().filters() == {"heartbeat_authkey": heartbeat_authkey}
+    assert FilterModule().filters() == {"heartbeat_authkey": heartbeat_authkey, "heartbeat_media": heartbeat_media}
+
+
+def test_media_write_a_segment_name_as_its_mapping_and_keep_mappings() -> None:
+    paths = ["public", {"segment": "private", "method": "bcast"}, {"serial": "/dev/ttyS0"}]
+    assert heartbeat_media(paths) == [{"segment": "public"}, {"segment": "private", "method": "bcast"},
+                                      {"serial": "/dev/ttyS0"}]
+    assert heartbeat_media([]) == []

@@ -86,17 +86,18 @@ def test_every_role_variable_is_typed_and_bounded(role: str, name: str) -> None:
     if kind == "bool":
         assert not bounds, f"{name}: a boolean needs no bound"
     elif kind == "int":
-        assert "range" in bounds, f"{name}: an integer without a range"
+        assert "range" in bounds or "choices" in spec, f"{name}: an integer without a range or choices"
     else:
-        assert "choices" in spec or {"grammar", "choices"} & set(bounds), f"{name}: a string without a grammar"
+        assert "choices" in spec or {"grammar", "choices", "rule"} & set(bounds), f"{name}: a string without a grammar"
     assert not bounds or bounds["role"] == role, name
 
 
 def test_every_role_bound_names_an_option_of_its_role_and_holds_for_its_default() -> None:
     for name, bounds in _schema.role_bounds().items():
         assert (bounds["role"], name) in ROLE_OPTIONS, f"{name} is not an option of role {bounds['role']}"
-        assert set(bounds) - {"role"} in ({"range"}, {"grammar"}, {"choices"}), name
+        assert set(bounds) - {"role"} in ({"range"}, {"grammar"}, {"choices"}, {"rule"}), name
         assert "grammar" not in bounds or bounds["grammar"] in _schema.GRAMMARS, name
+        assert "rule" not in bounds or name in _role_variables.RULES, name
         default = _role_variables.role_defaults(bounds["role"]).get(name)
         if default is None or "{{" in str(default):
             continue

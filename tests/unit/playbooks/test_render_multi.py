@@ -74,6 +74,8 @@ def test_each_heartbeat_path_is_written_as_its_medium(rendered) -> None:
                 if line.split(" ", 1)[0] in ("ucast", "bcast", "mcast", "serial", "baud")]
 
     assert media("nas-a2") == ["ucast eth1 192.0.2.31", "bcast eth2", "serial /dev/ttyS0", "baud 19200"]
+    assert "\nlogfile /var/log/ha-log\n" in (root / "nas-a2/etc/ha.d/ha.cf").read_text()
+    assert "logfile" not in (root / "pages1/etc/ha.d/ha.cf").read_text()
     assert media("pages1") == ["mcast eth1 239.192.0.1 694 1 0", "ucast eth2 198.51.100.42"]
 
 

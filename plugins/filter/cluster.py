@@ -12,7 +12,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._cluster_plan import ROLE_ORDER, check, plan_of
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import model_variables
-from ansible_collections.lvsha.cluster.plugins.plugin_utils._role_variables import IMPORTED_ROLES, plan_relation_errors, role_variable_errors
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._role_variables import IMPORTED_ROLES, role_variable_errors
 
 
 def _assess(hostvars: Any, groups: Any, planned: bool = True) -> Tuple[List[str], List[str], Optional[Dict[str, Any]]]:
@@ -25,12 +25,7 @@ def _assess(hostvars: Any, groups: Any, planned: bool = True) -> Tuple[List[str]
     variables = model_variables(hostvars, ROLE_ORDER + IMPORTED_ROLES, groups.get("all"))
     errors, found = check(variables, groups)
     errors += role_variable_errors(variables, found["roles"], found["pairs"])
-    # The plan is built (and its relations to the roles' variables checked) even when not
-    # kept, so that every caller gets the same errors.
-    plan = None if errors else plan_of(found["state"])
-    if plan is not None:
-        errors = plan_relation_errors(variables, plan)
-        plan = None if errors else plan
+    plan = None if errors or not planned else plan_of(found["state"])
     Display().vv(f"lvsha.cluster: cluster model of {len(variables)} hosts checked"
                  f"{'' if errors else ' and planned'} in {time.monotonic() - started:.2f} s")
     return errors, list(found["state"]["clusters"]), plan if planned else None

@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _lvs_model, _mirror_model, _schema, _storage_model
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
-    NAME_RE, SEGMENTS, Findings, ModelError, NotShown, interface, unknown_field)
+    NAME_RE, RETIRED, SEGMENTS, Findings, ModelError, NotShown, interface, unknown_field)
 
 PARTS = {part.KIND: part for part in (_lvs_model, _storage_model, _mirror_model)}
 DECLARATION = "lvsha_cluster"
@@ -39,7 +39,6 @@ WATCH_RESOURCE = "lvsha-watch"
 PAIR_ROLES = {"lvs": ("director", "mon"), "storage": ("drbd", "nfs"), "mirror": ("rsync_mirror",)}
 ROLE_ORDER = ("realserver", "director", "mon", "drbd", "nfs", "rsync_mirror", "heartbeat")
 # Variables that an earlier model had, and what took their place.
-RETIRED = {"lvsha_mirror_primary": "is replaced by lvsha_cluster.preferred (set on the pair's group)"}
 # lvsha_* variables that the playbooks read (extra variables reach every host's variables).
 PLAYBOOK_VARIABLES = ("lvsha_render_dir", "lvsha_render_secret", "lvsha_site_kinds")
 
@@ -163,9 +162,16 @@ def _cross_checks(find: Findings, hostvars: Mapping[str, Mapping[str, Any]], clu
         if public is not None and public == private:
             find.add(host, "lvsha_private_address", private, "must differ from lvsha_public_address: two segments, two addresses")
     pair_of = {node: name for name, cluster in clusters.items() for node in cluster.nodes}
+    gateways: Dict[str, Tuple[str, str]] = {}
     for name, cluster in clusters.items():
         if cluster.kind != "lvs":
             continue
+        for host, gateway in derived[name]["nat_gateways"].items():
+            first = gateways.setdefault(host, (gateway, name))
+            if first[0] != gateway:
+                find.add(cluster.source, "lvsha_lvs_services", host,
+                         f"is a nat real server of cluster {name} through {gateway} and of cluster {first[1]} "
+                         f"through {first[0]}: one default route per real server")
         for host in derived[name]["realservers"]:
             if pair_of.get(host, name) != name and clusters[pair_of[host]].kind == "lvs":
                 find.add(host, DECLARATION, dict(hostvars[host][DECLARATION]),
@@ -259,7 +265,8 @@ def plan_of(found: Dict[str, Any]) -> Dict[str, Any]:
                 earlier = sections["lvs"]
                 keep, other = (earlier, planned) if earlier["is_director"] or not planned["is_director"] else (planned, earlier)
                 vips = {v["address"]: v for v in keep["realserver_vips"] + other["realserver_vips"]}
-                keep = dict(keep, realserver_vips=[vips[a] for a in sorted(vips)], is_realserver=True)
+                keep = dict(keep, realserver_vips=[vips[a] for a in sorted(vips)], is_realserver=True,
+                            nat_gateway=keep["nat_gateway"] or other["nat_gateway"])
                 sections["lvs"] = keep
             else:
                 sections[cluster.kind] = planned

@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._ipvs import SCHEDULERS, ValidationError, desired_from_params
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
-    NAME_RE, URL_PATH_RE, Findings, floating_network, host_address, host_vip, in_range, interface, ipv4, one_of,
+    NAME_RE, SEGMENTS, URL_PATH_RE, Findings, flag, floating_network, host_address, host_vip, in_range, interface, ipv4, one_of,
     unknown_field)
 
 KIND = "lvs"
@@ -53,11 +53,39 @@ def _vips(find: Findings, host: str, model: Mapping[str, Any]) -> Dict[str, Dict
         iface = item.get("interface")
         if iface is not None:
             iface = interface(find, host, f"{path}.interface", iface)
+        segment = one_of(find, host, f"{path}.segment", item.get("segment", _schema.default("lvsha_lvs_vips.segment")),
+                         "lvsha_lvs_vips.segment")
         network = floating_network(find, host, f"{path}.address", address, prefix)
         if network is not None:
             vips[str(address)] = {"address": str(address), "prefix": prefix, "interface": iface, "index": index,
-                                  "network": network}
+                                  "network": network, "segment": segment}
     return vips
+
+
+def _persistence_netmask(find: Findings, host: str, path: str, value: Any, persistent: Optional[int]) -> Optional[str]:
+    """A contiguous dotted IPv4 netmask, for a persistent service only."""
+    if value is None:
+        return None
+    text = str(value)
+    try:
+        # ipaddress refuses a mask that is not contiguous, and reads 0.255.255.255 as a host mask.
+        if not _schema.GRAMMARS["ipv4"][0].fullmatch(text) or str(ipaddress.IPv4Network(f"0.0.0.0/{text}").netmask) != text:
+            raise ValueError(text)
+    except ValueError:
+        find.add(host, path, value, "must be a contiguous dotted netmask such as 255.255.255.0")
+        return None
+    if persistent is None:
+        find.add(host, path, value, "needs persistent: it groups the clients that a persistent service keeps together")
+    return text
+
+
+def _nat_gateway(vips: Dict[str, Dict[str, Any]], segment: str, address: str) -> Optional[str]:
+    """The floating address on ``segment`` whose subnet holds ``address``: a nat real server's
+    default route (the first declared, where several would do)."""
+    for vip in vips.values():
+        if vip["segment"] == segment and vip["prefix"] < 32 and ipaddress.IPv4Address(address) in vip["network"]:
+            return vip["address"]
+    return None
 
 
 def _check(find: Findings, host: str, path: str, raw: Any) -> Dict[str, Any]:
@@ -111,6 +139,11 @@ def _services(find: Findings, host: str, model: Mapping[str, Any], hostvars: Map
         persistent = item.get("persistent")
         if persistent is not None:
             persistent = in_range(find, host, f"{path}.persistent", persistent, f"{SERVICE}.persistent")
+        netmask = _persistence_netmask(find, host, f"{path}.persistence_netmask", item.get("persistence_netmask"),
+                                       persistent)
+        one_packet = flag(find, host, f"{path}.one_packet", item.get("one_packet", False))
+        if one_packet and protocol != "udp":
+            find.add(host, f"{path}.one_packet", True, f"is for udp services only (this one is {protocol})")
         forwarding = one_of(find, host, f"{path}.forwarding",
                             item.get("forwarding", _schema.default(f"{SERVICE}.forwarding")), f"{SERVICE}.forwarding")
         name = str(item.get("name") or f"{protocol}-{vip}-{port}")
@@ -124,16 +157,23 @@ def _services(find: Findings, host: str, model: Mapping[str, Any], hostvars: Map
             if key in seen_keys:
                 find.add(host, f"{path}", f"{protocol} {vip}:{port}", f"duplicate VIP:port, already declared as {seen_keys[key]}")
             seen_keys[key] = path
-        realservers = _realservers(find, host, path, item.get("realservers"), hostvars,
-                                   vips.get(str(vip)) if vip else None, forwarding, port)
+        the_vip = vips.get(str(vip)) if vip else None
+        segment = item.get("segment", the_vip["segment"] if the_vip else _schema.default("lvsha_lvs_vips.segment"))
+        one_of(find, host, f"{path}.segment", segment, f"{SERVICE}.segment")
+        if forwarding == "dr" and the_vip and segment in SEGMENTS and segment != the_vip["segment"]:
+            find.add(host, f"{path}.segment", segment,
+                     f"direct routing needs the real servers on the VIP's link: {vip} is on segment {the_vip['segment']}")
+        realservers = _realservers(find, host, path, item.get("realservers"), hostvars, vips, forwarding, port, segment)
         services.append({"name": name, "vip": str(vip) if vip else None, "protocol": protocol, "port": port,
-                         "scheduler": scheduler, "persistent": persistent, "forwarding": forwarding,
-                         "realservers": realservers, "check": _check(find, host, f"{path}.check", item.get("check"))})
+                         "scheduler": scheduler, "persistent": persistent, "persistence_netmask": netmask,
+                         "one_packet": one_packet, "forwarding": forwarding, "segment": segment, "realservers": realservers,
+                         "check": _check(find, host, f"{path}.check", item.get("check"))})
     return services
 
 
 def _realservers(find: Findings, host: str, path: str, raw: Any, hostvars: Mapping[str, Any],
-                 vip: Optional[Dict[str, Any]], forwarding: str, port: Optional[int]) -> List[Dict[str, Any]]:
+                 vips: Dict[str, Dict[str, Any]], forwarding: str, port: Optional[int],
+                 segment: Any) -> List[Dict[str, Any]]:
     if not isinstance(raw, list) or not raw:
         find.add(host, f"{path}.realservers", raw, "must be a non-empty list of {host, weight, port}")
         return []
@@ -162,11 +202,16 @@ def _realservers(find: Findings, host: str, path: str, raw: Any, hostvars: Mappi
             rs_port = in_range(find, host, f"{rpath}.port", rs_port, f"{REALSERVER}.port")
         if forwarding in ("dr", "tun") and rs_port != port:
             find.add(host, f"{rpath}.port", rs_port, f"must equal the service port {port} with {forwarding} forwarding")
-        address = host_address(find, hostvars, name, "public", host, f"{rpath}.host")
-        if address and vip and forwarding == "dr" and ipaddress.IPv4Address(address) not in vip["network"]:
+        # A segment that is not one is reported on the service.
+        address = host_address(find, hostvars, name, segment, host, f"{rpath}.host") if segment in SEGMENTS else None
+        gateway = _nat_gateway(vips, segment, address) if address and forwarding == "nat" else None
+        if address and forwarding == "nat" and gateway is None:
+            inside = [f"{v['address']}/{v['prefix']}" for v in vips.values() if v["segment"] == segment]
             find.add(host, f"{rpath}.host", name,
-                     f"direct routing needs the real server on the VIP's segment {vip['network']}, but {name} is {address}")
-        result.append({"host": name, "address": address, "port": rs_port, "weight": weight})
+                     f"nat needs a floating address of the directors in {name}'s subnet as its default route, but "
+                     f"{name} is {address} and the floating addresses on segment {segment} are {', '.join(inside) or 'none'}: "
+                     f"declare one in lvsha_lvs_vips with segment {segment} and a prefix that holds {address}")
+        result.append({"host": name, "address": address, "port": rs_port, "weight": weight, "nat_gateway": gateway})
     return result
 
 
@@ -178,18 +223,34 @@ def derive(find: Findings, cluster: Any) -> Dict[str, Any]:
     vips = _vips(find, viewer, model)
     services = _services(find, viewer, model, hostvars, vips)
     for name in directors:
-        address = host_address(find, hostvars, name, "public", name, f"cluster {cluster.name}")
-        if address is None:
-            continue
-        for vip in vips.values():
-            if ipaddress.IPv4Address(address) not in vip["network"]:
-                find.add(name, "lvsha_public_address", address,
-                         f"must be inside the VIP's subnet {vip['network']} (lvsha_lvs_vips {vip['address']})")
-            if address == vip["address"]:
-                find.add(name, "lvsha_public_address", address, "must differ from the floating address")
+        for segment in sorted({"public"} | {vip["segment"] for vip in vips.values()}):
+            address = host_address(find, hostvars, name, segment, name, f"cluster {cluster.name}")
+            if segment != "public" and not hostvars[name].get(f"lvsha_{segment}_interface") \
+                    and any(v["segment"] == segment and not v["interface"] for v in vips.values()):
+                find.add(name, f"lvsha_{segment}_interface", None,
+                         f"is required: a floating address of cluster {cluster.name} is on segment {segment}")
+            if address is None:
+                continue
+            for vip in (v for v in vips.values() if v["segment"] == segment):
+                if vip["prefix"] < 32 and ipaddress.IPv4Address(address) not in vip["network"]:
+                    find.add(name, f"lvsha_{segment}_address", address,
+                             f"must be inside the VIP's subnet {vip['network']} (lvsha_lvs_vips[{vip['index']}] "
+                             f"{vip['address']}: prefix {vip['prefix']} is the {segment} segment's; 32 adds the "
+                             "address alone)")
+                if address == vip["address"]:
+                    find.add(name, f"lvsha_{segment}_address", address, "must differ from the floating address")
     methods: Dict[Tuple[str, str], str] = {}
+    gateways: Dict[str, str] = {}
     for index, svc in enumerate(services):
         for rs in svc["realservers"]:
+            if rs["nat_gateway"] and rs["host"] in directors:
+                # Its default route would point at the floating address it takes over itself.
+                find.add(viewer, f"lvsha_lvs_services[{index}].forwarding", "nat",
+                         f"{rs['host']} is a director of this cluster: a director cannot be a nat real server")
+            if rs["nat_gateway"] and gateways.setdefault(rs["host"], rs["nat_gateway"]) != rs["nat_gateway"]:
+                find.add(viewer, f"lvsha_lvs_services[{index}].realservers", rs["host"],
+                         f"would route through {rs['nat_gateway']} here and through {gateways[rs['host']]} for "
+                         "another nat service: one default route per real server")
             first = methods.setdefault((rs["host"], str(svc["vip"])), svc["forwarding"])
             if first != svc["forwarding"]:
                 # DR and TUN put the VIP on lo or tunl0, NAT does not: one host cannot do both.
@@ -207,7 +268,8 @@ def derive(find: Findings, cluster: Any) -> Dict[str, Any]:
             if other not in listed:
                 find.add(other, f"group {cluster.realservers_group}", other,
                          f"is in group {cluster.realservers_group} but no lvsha_lvs_services entry lists it")
-    return {"vips": vips, "services": services, "directors": directors, "realservers": sorted(listed)}
+    return {"vips": vips, "services": services, "directors": directors, "realservers": sorted(listed),
+            "nat_gateways": gateways}
 
 
 def members(derived: Dict[str, Any]) -> List[str]:
@@ -228,6 +290,10 @@ def _ipvs_service(svc: Dict[str, Any]) -> Dict[str, Any]:
                                             "weight": rs["weight"]} for rs in svc["realservers"]]}
     if svc["persistent"]:
         out["persistent"] = svc["persistent"]
+    if svc["persistence_netmask"]:
+        out["netmask"] = svc["persistence_netmask"]
+    if svc["one_packet"]:
+        out["ops"] = True
     return out
 
 
@@ -241,8 +307,9 @@ def _monitor(svc: Dict[str, Any], rs: Dict[str, Any]) -> str:
     return f"fping.monitor -t {check['timeout'] * 1000}"
 
 
-def director_interface(cluster: Any, host: str) -> str:
-    return cluster.hostvars[host].get("lvsha_public_interface", _schema.default("lvsha_public_interface"))
+def director_interface(cluster: Any, host: str, segment: str = "public") -> Optional[str]:
+    default = _schema.default("lvsha_public_interface") if segment == "public" else None
+    return cluster.hostvars[host].get(f"lvsha_{segment}_interface", default)
 
 
 def haresources(derived: Dict[str, Any], cluster: Any, host: str) -> List[str]:
@@ -257,8 +324,7 @@ def service_watch(derived: Dict[str, Any], cluster: Any, host: str) -> None:
 
 
 def _host_vips(derived: Dict[str, Any], cluster: Any, host: str) -> List[Dict[str, Any]]:
-    own = director_interface(cluster, host)
-    return [host_vip(vip, own) for vip in derived["vips"].values()]
+    return [host_vip(vip, director_interface(cluster, host, vip["segment"])) for vip in derived["vips"].values()]
 
 
 def _director_view(derived: Dict[str, Any]) -> Dict[str, Any]:
@@ -304,6 +370,8 @@ def host_section(derived: Dict[str, Any], cluster: Any, host: str) -> Dict[str, 
         "doubles_as_realserver": is_director and bool(rs_vips),
         "directors": derived["directors"],
         "realserver_vips": rs_vips,
+        # A nat real server's default route: the directors' floating address in its subnet.
+        "nat_gateway": derived["nat_gateways"].get(host),
     }
     if is_director:
         section.update(vips=_host_vips(derived, cluster, host), **_director_view(derived))

@@ -33,6 +33,12 @@ PSEUDO_DIRS = ("/dev", "/proc", "/run", "/sys")
 SYSTEM_DIRS = PSEUDO_DIRS + ("/bin", "/boot", "/etc", "/lib", "/lib32", "/lib64", "/sbin", "/usr", "/var/lib/dpkg",
                              "/var/lib/nfs")
 SEGMENTS = ("public", "private")
+# Variables that no longer exist, and what replaced them (the message that refuses each).
+RETIRED = {
+    "lvsha_mirror_primary": "is replaced by lvsha_cluster.preferred (set on the pair's group)",
+    "realserver_nat_gateway": "is retired: a nat real server's default route is the directors' floating address in "
+                              "its subnet, from the model (lvsha_lvs_vips with segment private for an inside network)",
+}
 
 
 class ModelError(Exception):

@@ -15,7 +15,7 @@ import yaml
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
-from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (Findings, NotShown, integer, ipv4,
+from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (RETIRED, Findings, NotShown, integer,
                                                                                   unknown_field)
 
 ROLES = Path(__file__).resolve().parents[2] / "roles"
@@ -72,6 +72,9 @@ def role_variable_errors(hostvars: Mapping[str, Mapping[str, Any]], roles: Mappi
             for name in sorted(key for key in hostvars[host] if _is_option_name(key, role)):
                 spec = options.get(name)
                 value = hostvars[host][name]
+                if name in RETIRED:
+                    find.add(host, name, NotShown(), RETIRED[name])
+                    continue
                 if spec is None:
                     find.add(host, name, NotShown(), f"is not an option of role {role} (options: {', '.join(sorted(options))})")
                     continue
@@ -267,21 +270,3 @@ def _mcast_options(find: Findings, host: str, path: str, medium: Mapping[str, An
 
 # Role variables whose bound is a rule (model_schema.yml's text) checked by a function here.
 RULES: Dict[str, Callable[[Findings, str, str, Any, str], None]] = {"heartbeat_paths": _heartbeat_paths}
-
-
-def plan_relation_errors(variables: Mapping[str, Mapping[str, Any]], plan: Mapping[str, Any]) -> List[str]:
-    """The roles' variables that the plan makes necessary: a real server of a NAT service
-    routes its replies through the directors (realserver_nat_gateway, an address: the role
-    writes it into its configuration)."""
-    find = Findings()
-    for host, section in plan["hosts"].items():
-        nat = any(vip["forwarding"] == "nat" for vip in (section.get("lvs") or {}).get("realserver_vips", []))
-        if not nat or "realserver" not in section["roles"]:
-            continue
-        gateway = variables[host].get("realserver_nat_gateway")
-        if not gateway:
-            find.add(host, "realserver_nat_gateway", gateway,
-                     "is required for nat forwarding: the directors' floating inside address (role realserver)")
-        else:
-            ipv4(find, host, "realserver_nat_gateway", gateway)
-    return find.errors

@@ -38,7 +38,6 @@ GRAMMARS: Dict[str, Tuple["re.Pattern[str]", str]] = {
         "ipv4": (rf"(?:{_OCTET}\.){{3}}{_OCTET}", "an IPv4 address such as 192.0.2.1"),
         "log_file_or_empty": (r"(?:/var/log(?:/(?!\.\.?(?:/|$))[A-Za-z0-9._-]{1,64}){1,4})?",
                               "a file under /var/log such as /var/log/ha-log (no . or .. steps), or empty"),
-        "ipv4_or_empty": (rf"(?:{_OCTET}\.){{3}}{_OCTET}|", "an IPv4 address such as 192.0.2.1, or empty"),
     }.items()}
 
 

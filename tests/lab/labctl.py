@@ -83,7 +83,7 @@ DISABLED_UNITS = ["rpcbind.service", "rpcbind.socket"]
 RECIPE_REVISION = 2
 
 SEGMENTS = {
-    # name: (guest NIC, multicast group, subnet prefix)
+    # name: (guest NIC of a node on every segment, multicast group, subnet prefix)
     "public": ("eth1", "230.0.0.1", "192.0.2"),
     "private": ("eth2", "230.0.0.2", "198.51.100"),
 }
@@ -100,6 +100,11 @@ class Node:
     segments: tuple[str, ...] = ("public", "private")
     memory_mb: int = 512
     extra_disk_mb: int = 0  # a blank second disk (/dev/vdb), e.g. DRBD backing
+
+    def nic(self, segment: str) -> str:
+        """The guest's name of its NIC on ``segment``: the kernel names NICs in PCI order
+        (net.ifnames=0), so a node without a public NIC has its private one as eth1."""
+        return f"eth{[name for name in SEGMENTS if name in self.segments].index(segment) + 1}"
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,15 @@ TOPOLOGIES = {
         Topology("mirror", 3, (
             Node("mr1", ("mirrors",), 41),
             Node("mr2", ("mirrors",), 42),
+            Node("client", ("clients",), 100, segments=("public",), memory_mb=384),
+        )),
+        # The field guides' two-network NAT: the real servers only on the inside (private)
+        # segment, behind the directors, which are their default route.
+        Topology("nat", 4, (
+            Node("lb1", ("directors",), 11),
+            Node("lb2", ("directors",), 12),
+            Node("web1", ("realservers",), 21, segments=("private",), memory_mb=384),
+            Node("web2", ("realservers",), 22, segments=("private",), memory_mb=384),
             Node("client", ("clients",), 100, segments=("public",), memory_mb=384),
         )),
     )
@@ -522,7 +536,7 @@ class Vm:
             index = int(nic[-1])
             argv += ["-netdev", f"socket,id={segment},mcast={group}:{self.topo.mcast_port(segment)},localaddr=127.0.0.1",
                      "-device", f"virtio-net-pci,netdev={segment},mac={self.mac(index)}"]
-            append.append(f"lab.{nic}={self.address(segment)}/24")
+            append.append(f"lab.{self.node.nic(segment)}={self.address(segment)}/24")
         if self.node.extra_disk_mb:
             argv += ["-drive", f"file={self.extra_disk},if=virtio,format=qcow2"]
         argv += ["-append", " ".join(append)]
@@ -718,13 +732,11 @@ def write_inventory(topo: Topology, release: str, path: Path) -> None:
     key = ssh_key()
     groups: dict[str, dict[str, Any]] = {}
     for vm in vms_of(topo, release):
-        host = {
-            "ansible_host": "127.0.0.1",
-            "ansible_port": vm.ssh_port,
-            "lvsha_public_address": vm.address("public"),
-        }
-        if "private" in vm.node.segments:
-            host["lvsha_private_address"] = vm.address("private")
+        host: dict[str, Any] = {"ansible_host": "127.0.0.1", "ansible_port": vm.ssh_port}
+        for segment in vm.node.segments:
+            host[f"lvsha_{segment}_address"] = vm.address(segment)
+            if vm.node.nic(segment) != SEGMENTS[segment][0]:
+                host[f"lvsha_{segment}_interface"] = vm.node.nic(segment)
         for group in vm.node.groups:
             groups.setdefault(group, {"hosts": {}})["hosts"][vm.node.name] = host
     inventory = {"all": {
@@ -842,8 +854,7 @@ def cmd_status(args: argparse.Namespace) -> None:
         state = "running" if pid else "off"
         ssh = "ssh ok" if pid and port_answers(vm.ssh_port) else "-"
         print(f"  {vm.node.name:10} {state:8} pid={pid or '-':<8} ssh=127.0.0.1:{vm.ssh_port} {ssh:7} "
-              f"public={vm.address('public')}"
-              + (f" private={vm.address('private')}" if "private" in vm.node.segments else ""))
+              + " ".join(f"{segment}={vm.address(segment)}" for segment in vm.node.segments))
 
 
 def cmd_kill(args: argparse.Namespace) -> None:
@@ -885,7 +896,7 @@ def cmd_link(args: argparse.Namespace) -> None:
         qmp.execute("set_link", name=args.segment, up=args.state == "up")
     finally:
         qmp.close()
-    say(f"{args.node}: {SEGMENTS[args.segment][0]} ({args.segment}) link {args.state}")
+    say(f"{args.node}: {vm.node.nic(args.segment)} ({args.segment}) link {args.state}")
 
 
 def cmd_inventory(args: argparse.Namespace) -> None:

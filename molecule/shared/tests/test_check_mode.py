@@ -8,17 +8,18 @@ import subprocess
 import yaml
 
 
-def scenario_ansible_args(scenario: str) -> list:
-    """The inventories and other arguments the scenario's converge ran with."""
+def scenario_converge(scenario: str) -> list:
+    """The inventories and other arguments of the scenario's converge, and its playbook."""
     with open(os.path.join(scenario, "molecule.yml"), encoding="utf-8") as handle:
-        config = yaml.safe_load(handle)
-    return [os.path.expandvars(arg) for arg in config["provisioner"].get("ansible_args", [])]
+        provisioner = yaml.safe_load(handle)["provisioner"]
+    playbook = os.path.join(scenario, provisioner.get("playbooks", {}).get("converge", "converge.yml"))
+    return [os.path.expandvars(arg) for arg in provisioner.get("ansible_args", [])] + [playbook]
 
 
 def test_converge_in_check_mode_reports_no_change():
     scenario = os.environ["MOLECULE_SCENARIO_DIRECTORY"]
     proc = subprocess.run(
-        ["ansible-playbook", "--check", "--diff", *scenario_ansible_args(scenario), os.path.join(scenario, "converge.yml")],
+        ["ansible-playbook", "--check", "--diff", *scenario_converge(scenario)],
         capture_output=True, text=True, check=False, timeout=900,
         env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"},
     )

@@ -88,7 +88,7 @@ def test_the_examples_together_take_ansible_hostvars() -> None:
 def test_cluster_plan_error_lists_every_error(inv: Inventory) -> None:
     inv.services[0]["port"] = 0
     inv.services[0]["scheduler"] = "fifo"
-    inv.host_vars["web2"]["lvsha_public_address"] = "192.0.3.22"
+    inv.host_vars["web2"]["lvsha_public_address"] = "192.0.2.300"
     hostvars, groups = inv.hostvars(), inv.groups
     errors = cluster_model_errors(LazyHostVars(hostvars), groups)
     assert len(errors) == 3
@@ -99,7 +99,7 @@ def test_cluster_plan_error_lists_every_error(inv: Inventory) -> None:
     assert message == "the cluster model is invalid:\n  " + "\n  ".join(errors)
     assert "host lb1: lvsha_lvs_services[0].port = 0: must be 1..65535" in message
     assert "host lb1: lvsha_lvs_services[0].scheduler = 'fifo': ipvsadm knows" in message
-    assert "host lb1: lvsha_lvs_services[0].realservers[1].host = 'web2': direct routing needs" in message
+    assert "host web2: lvsha_public_address = '192.0.2.300': must be an IPv4 address" in message
 
 
 def test_cluster_model_errors_adds_the_roles_own_variables(inv: Inventory) -> None:

@@ -91,6 +91,7 @@ def test_plan_of_the_active_director(inv: Inventory) -> None:
         "ipvs_services": [WWW_SERVICE],
         "health": WWW_HEALTH,
         "realserver_vips": [],
+        "nat_gateway": None,
         "mon_watches": WATCHES,
     }
     assert haresources_of(inv, "lb1") == HARESOURCES
@@ -107,6 +108,7 @@ def test_plan_of_the_backup_director_that_doubles_as_real_server(inv: Inventory)
         "ipvs_services": [WWW_SERVICE],
         "health": WWW_HEALTH,
         "realserver_vips": [{"address": "192.0.2.50", "forwarding": "dr"}],
+        "nat_gateway": None,
         "mon_watches": WATCHES,
     }
     assert haresources_of(inv, "lb2") == HARESOURCES
@@ -121,7 +123,7 @@ def test_plan_of_a_real_server(inv: Inventory) -> None:
     # Only a director carries the whole cluster's table, checks and watches: a real server's
     # section stays small however many real servers the cluster has.
     assert sorted(plan) == ["cluster", "directors", "doubles_as_realserver", "is_director", "is_realserver",
-                            "realserver_vips"]
+                            "nat_gateway", "realserver_vips"]
     # A real server is no node of the heartbeat pair.
     assert "heartbeat" not in hosts["web1"]
     assert hosts["web1"]["roles"] == ["realserver"]
@@ -189,6 +191,71 @@ def test_ping_check_and_tunnel_forwarding(inv: Inventory) -> None:
     assert haresources_of(inv, "lb1") == ["IPaddr2::192.0.2.50/24/eth1", "IPaddr2::192.0.2.53/24/eth3", "lvsha-director"]
 
 
+def two_network_nat(inv: Inventory) -> None:
+    """The guides' NAT cluster: the VIP outside, a floating inside address as the real servers'
+    gateway, the real servers reached on the private segment; lb2 is a director only."""
+    inv.model["lvsha_lvs_vips"].append({"address": "198.51.100.254", "prefix": 24, "segment": "private"})
+    inv.services[0].update(forwarding="nat", segment="private")
+    del inv.services[0]["realservers"][2]
+    inv.groups["realservers"].remove("lb2")
+
+
+def test_two_network_nat(inv: Inventory) -> None:
+    two_network_nat(inv)
+    assert errors_of(inv) == []
+    lb1 = plan_of(inv, "lb1")
+    # The directors send to the real servers' private addresses; both addresses move together.
+    assert [rs["address"] for rs in lb1["ipvs_services"][0]["realservers"]] == ["198.51.100.21", "198.51.100.22"]
+    assert lb1["vips"][1] == {"address": "198.51.100.254", "prefix": 24, "interface": "eth2", "cidr": "198.51.100.254/24"}
+    assert haresources_of(inv, "lb2") == ["IPaddr2::192.0.2.50/24/eth1", "IPaddr2::198.51.100.254/24/eth2", "lvsha-director"]
+    assert lb1["mon_watches"][0] == {"group": "web1", "address": "198.51.100.21",
+                                     "services": lb1["mon_watches"][0]["services"]}
+    web1 = plan_of(inv, "web1")
+    # No VIP on the real server (no ARP settings needed), the inside address its default route.
+    assert web1["realserver_vips"] == [{"address": "192.0.2.50", "forwarding": "nat"}]
+    assert web1["nat_gateway"] == "198.51.100.254"
+    assert lb1["nat_gateway"] is None
+
+
+def test_one_network_nat_routes_through_the_vip_itself(inv: Inventory) -> None:
+    inv.services[0]["forwarding"] = "nat"
+    del inv.services[0]["realservers"][2]
+    inv.groups["realservers"].remove("lb2")
+    assert plan_of(inv, "web2")["nat_gateway"] == "192.0.2.50"
+
+
+def test_a_nat_real_server_of_two_clusters_needs_one_gateway(inv: Inventory) -> None:
+    two_network_nat(inv)
+    # A second floating inside address that also holds web1: the first declared is the route.
+    inv.model["lvsha_lvs_vips"].append({"address": "198.51.100.253", "prefix": 16, "segment": "private"})
+    assert plan_of(inv, "web1")["nat_gateway"] == "198.51.100.254"
+
+
+def test_direct_routing_to_a_real_server_on_the_same_link_in_another_subnet(inv: Inventory) -> None:
+    # DR needs the link (the segment), not the subnet: web1 answers on the public link from 203.0.113.0/24.
+    inv.host_vars["web1"]["lvsha_public_address"] = "203.0.113.21"
+    assert errors_of(inv) == []
+    assert plan_of(inv, "lb1")["ipvs_services"][0]["realservers"][0]["address"] == "203.0.113.21"
+
+
+def test_a_vip_with_the_guides_host_netmask(inv: Inventory) -> None:
+    # 255.255.255.255: the address alone on the directors' interface, no subnet to check.
+    inv.model["lvsha_lvs_vips"][0]["prefix"] = 32
+    inv.host_vars["lb1"]["lvsha_public_address"] = "203.0.113.11"
+    assert errors_of(inv) == []
+    assert haresources_of(inv, "lb1") == ["IPaddr2::192.0.2.50/32/eth1", "lvsha-director"]
+
+
+def test_persistence_by_client_network_and_one_packet_scheduling(inv: Inventory) -> None:
+    inv.services[0].update(persistent=600, persistence_netmask="255.255.255.0")
+    inv.services.append({"name": "dns", "vip": "192.0.2.50", "protocol": "udp", "port": 53, "one_packet": True,
+                         "realservers": ["web1", "web2"], "check": {"type": "ping"}})
+    services = plan_of(inv, "lb1")["ipvs_services"]
+    assert (services[0]["persistent"], services[0]["netmask"]) == (600, "255.255.255.0")
+    assert "ops" not in services[0]
+    assert services[1]["ops"] is True and "netmask" not in services[1]
+
+
 def test_vip_interface_defaults_to_the_planned_hosts_public_interface(inv: Inventory) -> None:
     inv.host_vars["lb2"]["lvsha_public_interface"] = "ens3"
     assert haresources_of(inv, "lb2") == ["IPaddr2::192.0.2.50/24/ens3", "lvsha-director"]
@@ -229,11 +296,12 @@ def test_error_message_format(inv: Inventory) -> None:
 def test_every_error_is_reported_in_one_call(inv: Inventory) -> None:
     inv.services[0]["scheduler"] = "fast"
     inv.services[0]["realservers"][2]["weight"] = 70000
+    inv.services[0]["segment"] = "inside"
     inv.host_vars["lb2"]["lvsha_public_address"] = "203.0.113.12"
     errors = errors_of(inv)
     assert errors[0].startswith("host lb1: lvsha_lvs_services[0].scheduler = 'fast': ipvsadm knows ")
+    assert "host lb1: lvsha_lvs_services[0].segment = 'inside': must be one of public, private" in errors
     assert "host lb1: lvsha_lvs_services[0].realservers[2].weight = 70000: must be 0..65535" in errors
-    assert any(e.startswith("host lb1: lvsha_lvs_services[0].realservers[2].host = 'lb2': direct routing") for e in errors)
     assert any(e.startswith("host lb2: lvsha_public_address = '203.0.113.12': must be inside") for e in errors)
     assert len(errors) == 4
 

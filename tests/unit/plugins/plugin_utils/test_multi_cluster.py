@@ -111,6 +111,18 @@ def test_two_clusters_that_claim_the_same_vip_are_reported(multi: Inventory) -> 
                     "is already the floating address lvsha_lvs_vips[0].address of shop-lb1 (cluster shop)")
 
 
+def test_a_nat_real_server_of_two_clusters_has_one_default_route(multi: Inventory) -> None:
+    # shared-web (192.0.2.29) is in the subnet of both clusters' VIPs: each would be its gateway.
+    for group in ("shop_lb", "blog_lb"):
+        multi.group_vars[group]["lvsha_lvs_services"][0]["forwarding"] = "nat"
+    assert_reported(errors_of(multi.hostvars(), multi.groups), "blog-lb1", "lvsha_lvs_services", "shared-web",
+                    "is a nat real server of cluster blog through 192.0.2.51 and of cluster shop through 192.0.2.50: "
+                    "one default route per real server")
+    # One of them NAT, the other direct routing: one route, from shop.
+    multi.group_vars["blog_lb"]["lvsha_lvs_services"][0]["forwarding"] = "dr"
+    assert build_plan(multi.hostvars(), multi.groups)["hosts"]["shared-web"]["lvs"]["nat_gateway"] == "192.0.2.50"
+
+
 def test_a_director_of_one_cluster_cannot_be_a_real_server_of_another(multi: Inventory) -> None:
     hostvars = multi.hostvars()
     for host in ("blog-lb1", "blog-lb2"):

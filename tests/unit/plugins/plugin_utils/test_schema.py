@@ -115,7 +115,7 @@ SECRET_GRAMMARS = ("heartbeat_key", "drbd_secret", "rsync_password")
 def test_no_grammar_takes_a_line_break_or_a_blank_and_none_but_a_secret_a_shell_word(grammar: str) -> None:
     pattern = _schema.GRAMMARS[grammar][0]
     good = {"interface": "eth1", "duration": "500ms", "user_name": "pull", "mon_alert": "mail.alert ops@example.com",
-            "ipv4": "192.0.2.1", "ipv4_or_empty": "192.0.2.1", "log_file_or_empty": "/var/log/ha-log"}.get(grammar, "k3y-0123456789abcdef")
+            "ipv4": "192.0.2.1", "log_file_or_empty": "/var/log/ha-log"}.get(grammar, "k3y-0123456789abcdef")
     assert pattern.fullmatch(good), grammar
     payloads = ["\n", "\nx", "\r", " ", "\t", "\x00"]
     if grammar not in SECRET_GRAMMARS:

@@ -1,0 +1,137 @@
+# Copyright: lvsha.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""An LVS cluster whose forwarding is not direct routing, deployed in the lab from its example
+inventory (inventories/example-SCENARIO: ``nat``, the two-network NAT cluster, or ``tun``,
+tunnelling), checked from the client.
+
+Runs in order: a second run (changed=0), the converged state (every floating address on lb1,
+the table with the service's forwarding, each real server set up for it), distribution by
+weight, then director failover (lb1 powered off: lb2 takes every floating address) and
+failback (lb1 booted again). Gaps are printed (``-s``).
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(REPO / "tests" / "lab"))
+import lvslab  # noqa: E402
+
+testinfra_hosts = ["lb1"]
+
+EXAMPLE = os.environ["MOLECULE_SCENARIO_NAME"]
+MODEL = yaml.safe_load((REPO / f"inventories/example-{EXAMPLE}/group_vars/all.yml").read_text())
+HOSTS = yaml.safe_load((REPO / f"inventories/example-{EXAMPLE}/hosts.yml").read_text())["all"]["children"]
+SERVICE = MODEL["lvsha_lvs_services"][0]
+VIP = SERVICE["vip"]
+SEGMENT = SERVICE.get("segment", "public")
+# Each floating address and the directors' interface that carries it.
+FLOATING = {v["address"]: MODEL[f"lvsha_{v.get('segment', 'public')}_interface"] for v in MODEL["lvsha_lvs_vips"]}
+WEIGHTS = {rs["host"]: rs["weight"] for rs in SERVICE["realservers"]}
+ADDRESSES = {host: HOSTS["realservers"]["hosts"][host][f"lvsha_{SEGMENT}_address"] for host in WEIGHTS}
+# ipvsadm -S's forwarding flag: masquerading (NAT) or IPIP tunnelling.
+FLAG = {"nat": "-m", "tun": "-i"}[SERVICE["forwarding"]]
+
+
+def table(node: str) -> dict:
+    """Real server address -> weight in ``node``'s service for the VIP."""
+    out = lvslab.ssh(node, "ipvsadm -Sn")
+    return {m.group(1): int(m.group(2))
+            for m in re.finditer(rf"-a -t {re.escape(VIP)}:80 -r ([\d.]+):\d+ {FLAG} -w (\d+)", out)}
+
+
+def holds(node: str) -> dict:
+    """Floating address -> whether ``node`` carries it on its interface."""
+    return {address: lvslab.holds_vip(node, address, iface) for address, iface in FLOATING.items()}
+
+
+def holds_all(node: str) -> bool:
+    return all(holds(node).values())
+
+
+def assert_active(node: str, standby: str) -> None:
+    assert holds_all(node), f"{node}, the active director, carries {holds(node)}"
+    assert not any(holds(standby).values()), f"{standby}, the standby director, carries {holds(standby)}"
+    assert table(node) == {ADDRESSES[h]: w for h, w in WEIGHTS.items()}
+    assert lvslab.ssh(node, "sysctl -n net.ipv4.ip_forward").strip() == "1"
+
+
+def test_second_run_changes_nothing():
+    proc = lvslab.playbook("lvs", EXAMPLE)
+    assert proc.returncode == 0
+    assert lvslab.changed(proc) == {"lb1": 0, "lb2": 0, **{host: 0 for host in WEIGHTS}}
+
+
+def test_lb1_holds_every_floating_address(host):
+    lvslab.wait_for("lb1 to hold every floating address", lambda: holds_all("lb1"), timeout=90,
+                    seen=lvslab.directors_report)
+    assert_active("lb1", "lb2")
+    assert host.service("mon").is_running
+
+
+def test_real_servers_are_set_up_for_the_forwarding():
+    for node in WEIGHTS:
+        sysctl = dict(line.split(" = ") for line in lvslab.ssh(
+            node, "sysctl net.ipv4.conf.all.arp_ignore net.ipv4.conf.all.rp_filter").splitlines())
+        addresses = lvslab.ssh(node, "ip -o -4 addr show")
+        if SERVICE["forwarding"] == "nat":
+            # No VIP and no ARP setting; replies go back through the directors' inside address.
+            gateway = next(a for a, iface in FLOATING.items() if a != VIP)
+            route = lvslab.ssh(node, "ip -4 route show default")
+            assert route.startswith(f"default via {gateway} "), f"{node}: {route!r}"
+            assert f" {VIP}/" not in addresses, f"{node} carries the VIP"
+            assert sysctl["net.ipv4.conf.all.arp_ignore"] == "0"
+        else:
+            # The VIP on tunl0, hidden from ARP; no reverse-path filter for the tunnelled packets.
+            assert re.search(rf"tunl0\s+inet {re.escape(VIP)}/32 ", addresses), f"{node}: {addresses}"
+            assert sysctl == {"net.ipv4.conf.all.arp_ignore": "1", "net.ipv4.conf.all.rp_filter": "0"}
+
+
+def test_requests_are_split_by_weight():
+    samples = lvslab.requests_from_client(400)
+    assert all(s.ok for s in samples), [s.what for s in samples if not s.ok][:5]
+    counts = {name: sum(1 for s in samples if s.what == name) for name in WEIGHTS}
+    print(f"\n400 requests from the client: {counts}")
+    assert sum(counts.values()) == len(samples), "an answer came from a host that is not a real server"
+    share = counts["web1"] / len(samples)
+    expected = WEIGHTS["web1"] / sum(WEIGHTS.values())
+    assert abs(share - expected) <= 0.10, f"web1 got {share:.0%}, expected {expected:.0%} +- 10 points"
+
+
+def test_failover_to_the_backup_director_and_back():
+    probe = lvslab.Probe()
+    probe.start()
+    time.sleep(2)
+    probe.mark()  # 0: failover
+    lvslab.labctl("kill", "lb1")
+    try:
+        took = lvslab.wait_for("lb2 to take every floating address", lambda: holds_all("lb2"), timeout=60,
+                               seen=lvslab.directors_report)
+        print(f"\nlb2 holds {', '.join(FLOATING)} {took:.1f} s after lb1 was powered off")
+        lvslab.wait_for("the client to be served again", probe.answering, timeout=60)
+        time.sleep(3)
+        window = lvslab.after_mark(probe.samples(), 0)
+        assert lvslab.span(window) >= took, "the probe stopped logging during the failover"
+        gap, failed = lvslab.longest_gap(window)
+        print(f"failover: longest gap the client saw {gap:.2f} s ({failed} failed requests)")
+        assert table("lb2") == {ADDRESSES[h]: w for h, w in WEIGHTS.items()}
+    finally:
+        probe.mark()  # 1: lb1 boots and takes every address back
+        lvslab.labctl("start", "lb1")
+    booted = time.monotonic()
+    lvslab.wait_for("lb1 to take every address back (auto_failback)",
+                    lambda: holds_all("lb1") and not any(holds("lb2").values()), timeout=180, seen=lvslab.directors_report)
+    print(f"failback done {time.monotonic() - booted:.1f} s after lb1 answered SSH")
+    time.sleep(3)
+    samples = probe.stop()
+    gap, failed = lvslab.longest_gap(lvslab.after_mark(samples, 1))
+    print(f"failback: longest gap the client saw {gap:.2f} s ({failed} failed requests)")
+    served = [s for s in samples if s.what != "mark"]
+    assert all(s.ok for s in served if s.at > served[-1].at - 2), "the client is not served after failback"
+    assert_active("lb1", "lb2")

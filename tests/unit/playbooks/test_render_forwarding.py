@@ -1,0 +1,55 @@
+# Copyright: lvsha.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""validate.yml and render.yml on the clusters that forward by NAT and by tunnelling
+(inventories/example-nat, example-tun), on the controller alone: NAT's directors carry the VIP
+and the inside address, its real servers route through the latter and hide no VIP; TUN's real
+servers carry the VIP on tunl0, hidden from ARP and from the reverse-path filter."""
+from __future__ import annotations
+
+import pytest
+
+from playbook_run import REPO, run_playbook
+
+
+@pytest.fixture(scope="module", params=["nat", "tun"])
+def rendered(request, tmp_path_factory):
+    root = tmp_path_factory.mktemp(f"render-{request.param}") / "out"
+    proc = run_playbook(REPO / "playbooks" / "render.yml", "-e", f"render_dir={root}", inventories=(request.param,))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == ["lb1", "lb2", "web1", "web2"]
+    return request.param, root
+
+
+@pytest.mark.parametrize("example", ["nat", "tun"])
+def test_validate_accepts_the_example(example: str) -> None:
+    proc = run_playbook(REPO / "playbooks" / "validate.yml", inventories=(example,))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert f"the cluster model is valid (clusters: {example})" in proc.stdout
+
+
+def lines(path) -> list:
+    return [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
+
+
+def test_the_directors_move_every_floating_address_together(rendered) -> None:
+    example, root = rendered
+    addresses = {"nat": "IPaddr2::192.0.2.50/24/eth1 IPaddr2::198.51.100.254/24/eth2",
+                 "tun": "IPaddr2::192.0.2.50/24/eth1"}[example]
+    for host in ("lb1", "lb2"):
+        assert lines(root / host / "etc/ha.d/haresources") == [f"lb1 {addresses} lvsha-director"]
+    assert "net.ipv4.ip_forward = 1" in lines(root / "lb1/etc/sysctl.d/60-lvsha-director.conf")
+
+
+def test_each_real_server_is_set_up_for_the_forwarding(rendered) -> None:
+    example, root = rendered
+    for host in ("web1", "web2"):
+        conf = lines(root / host / "etc/lvsha/realserver.conf")
+        sysctl = lines(root / host / "etc/sysctl.d/60-lvsha-realserver.conf")
+        if example == "nat":
+            assert 'NAT_GATEWAY="198.51.100.254"' in conf
+            assert 'LO_VIPS=""' in conf and 'TUN_VIPS=""' in conf
+            assert sysctl == []  # no VIP on the host, so no ARP setting
+        else:
+            assert 'TUN_VIPS="192.0.2.50"' in conf and 'NAT_GATEWAY=""' in conf
+            assert "net.ipv4.conf.all.arp_ignore = 1" in sysctl
+            assert "net.ipv4.conf.tunl0.rp_filter = 0" in sysctl

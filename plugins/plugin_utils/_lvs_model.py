@@ -16,7 +16,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._ipvs import SCHEDULERS, ValidationError, desired_from_params
+from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._ipvs import (SCHEDULERS, ValidationError, desired_from_params,
+                                                                                      with_health)
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
     NAME_RE, SEGMENTS, URL_PATH_RE, Findings, flag, floating_network, host_address, host_vip, in_range, interface, ipv4, one_of,
@@ -28,6 +29,7 @@ SETTINGS = _schema.settings(KIND)
 SERVICE = "lvsha_lvs_services"
 CHECK = f"{SERVICE}.check"
 REALSERVER = f"{SERVICE}.realservers"
+SORRY = f"{SERVICE}.sorry_server"
 
 
 def _vips(find: Findings, host: str, model: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
@@ -164,9 +166,16 @@ def _services(find: Findings, host: str, model: Mapping[str, Any], hostvars: Map
             find.add(host, f"{path}.segment", segment,
                      f"direct routing needs the real servers on the VIP's link: {vip} is on segment {the_vip['segment']}")
         realservers = _realservers(find, host, path, item.get("realservers"), hostvars, vips, forwarding, port, segment)
+        sorry = None
+        if item.get("sorry_server") is not None:
+            sorry = _realserver(find, host, f"{path}.sorry_server", item["sorry_server"], hostvars, vips, forwarding, port,
+                                segment, SORRY)
+            if sorry and sorry["host"] in {rs["host"] for rs in realservers}:
+                find.add(host, f"{path}.sorry_server.host", sorry["host"],
+                         "is a real server of this service: the sorry server stands in when none can answer")
         services.append({"name": name, "vip": str(vip) if vip else None, "protocol": protocol, "port": port,
                          "scheduler": scheduler, "persistent": persistent, "persistence_netmask": netmask,
-                         "one_packet": one_packet, "forwarding": forwarding, "segment": segment, "realservers": realservers,
+                         "one_packet": one_packet, "forwarding": forwarding, "segment": segment, "realservers": realservers, "sorry": sorry,
                          "check": _check(find, host, f"{path}.check", item.get("check"))})
     return services
 
@@ -181,38 +190,50 @@ def _realservers(find: Findings, host: str, path: str, raw: Any, hostvars: Mappi
     seen: Dict[str, str] = {}
     for index, item in enumerate(raw):
         rpath = f"{path}.realservers[{index}]"
-        if isinstance(item, str):
-            item = {"host": item}
-        if not isinstance(item, Mapping):
-            find.add(host, rpath, item, "must be a mapping with host and weight")
+        rs = _realserver(find, host, rpath, item, hostvars, vips, forwarding, port, segment, REALSERVER)
+        if rs is None:
             continue
-        unknown_field(find, host, rpath, item, _schema.fields(REALSERVER), "real server")
-        name = item.get("host")
-        if not isinstance(name, str) or name not in hostvars:
-            find.add(host, f"{rpath}.host", name, f"is not an inventory host (known: {', '.join(sorted(hostvars))})")
+        if rs["host"] in seen:
+            find.add(host, f"{rpath}.host", rs["host"], f"is already listed as {seen[rs['host']]}")
             continue
-        if name in seen:
-            find.add(host, f"{rpath}.host", name, f"is already listed as {seen[name]}")
-            continue
-        seen[name] = rpath
-        weight = in_range(find, host, f"{rpath}.weight", item.get("weight", _schema.default(f"{REALSERVER}.weight")),
-                          f"{REALSERVER}.weight")
-        rs_port = item.get("port", port)
-        if rs_port is not None:
-            rs_port = in_range(find, host, f"{rpath}.port", rs_port, f"{REALSERVER}.port")
-        if forwarding in ("dr", "tun") and rs_port != port:
-            find.add(host, f"{rpath}.port", rs_port, f"must equal the service port {port} with {forwarding} forwarding")
-        # A segment that is not one is reported on the service.
-        address = host_address(find, hostvars, name, segment, host, f"{rpath}.host") if segment in SEGMENTS else None
-        gateway = _nat_gateway(vips, segment, address) if address and forwarding == "nat" else None
-        if address and forwarding == "nat" and gateway is None:
-            inside = [f"{v['address']}/{v['prefix']}" for v in vips.values() if v["segment"] == segment]
-            find.add(host, f"{rpath}.host", name,
-                     f"nat needs a floating address of the directors in {name}'s subnet as its default route, but "
-                     f"{name} is {address} and the floating addresses on segment {segment} are {', '.join(inside) or 'none'}: "
-                     f"declare one in lvsha_lvs_vips with segment {segment} and a prefix that holds {address}")
-        result.append({"host": name, "address": address, "port": rs_port, "weight": weight, "nat_gateway": gateway})
+        seen[rs["host"]] = rpath
+        result.append(rs)
     return result
+
+
+def _realserver(find: Findings, host: str, rpath: str, item: Any, hostvars: Mapping[str, Any],
+                vips: Dict[str, Dict[str, Any]], forwarding: str, port: Optional[int], segment: Any,
+                key: str) -> Optional[Dict[str, Any]]:
+    """One real server (or the sorry server) at ``rpath``, whose fields are the schema's ``key``."""
+    if isinstance(item, str):
+        item = {"host": item}
+    if not isinstance(item, Mapping):
+        find.add(host, rpath, item, f"must be a mapping with {' and '.join(_schema.fields(key))}")
+        return None
+    unknown_field(find, host, rpath, item, _schema.fields(key), "real server" if key == REALSERVER else "sorry server")
+    name = item.get("host")
+    if not isinstance(name, str) or name not in hostvars:
+        find.add(host, f"{rpath}.host", name, f"is not an inventory host (known: {', '.join(sorted(hostvars))})")
+        return None
+    weight = 1
+    if "weight" in _schema.fields(key):
+        weight = in_range(find, host, f"{rpath}.weight", item.get("weight", _schema.default(f"{key}.weight")),
+                          f"{key}.weight")
+    rs_port = item.get("port", port)
+    if rs_port is not None:
+        rs_port = in_range(find, host, f"{rpath}.port", rs_port, f"{key}.port")
+    if forwarding in ("dr", "tun") and rs_port != port:
+        find.add(host, f"{rpath}.port", rs_port, f"must equal the service port {port} with {forwarding} forwarding")
+    # A segment that is not one is reported on the service.
+    address = host_address(find, hostvars, name, segment, host, f"{rpath}.host") if segment in SEGMENTS else None
+    gateway = _nat_gateway(vips, segment, address) if address and forwarding == "nat" else None
+    if address and forwarding == "nat" and gateway is None:
+        inside = [f"{v['address']}/{v['prefix']}" for v in vips.values() if v["segment"] == segment]
+        find.add(host, f"{rpath}.host", name,
+                 f"nat needs a floating address of the directors in {name}'s subnet as its default route, but "
+                 f"{name} is {address} and the floating addresses on segment {segment} are {', '.join(inside) or 'none'}: "
+                 f"declare one in lvsha_lvs_vips with segment {segment} and a prefix that holds {address}")
+    return {"host": name, "address": address, "port": rs_port, "weight": weight, "nat_gateway": gateway}
 
 
 def derive(find: Findings, cluster: Any) -> Dict[str, Any]:
@@ -242,7 +263,7 @@ def derive(find: Findings, cluster: Any) -> Dict[str, Any]:
     methods: Dict[Tuple[str, str], str] = {}
     gateways: Dict[str, str] = {}
     for index, svc in enumerate(services):
-        for rs in svc["realservers"]:
+        for rs in _serving(svc):
             if rs["nat_gateway"] and rs["host"] in directors:
                 # Its default route would point at the floating address it takes over itself.
                 find.add(viewer, f"lvsha_lvs_services[{index}].forwarding", "nat",
@@ -260,9 +281,12 @@ def derive(find: Findings, cluster: Any) -> Dict[str, Any]:
     if not find.errors:
         try:  # the ipvs module's own validation, so that a bad table fails here and not on a host
             desired_from_params([_ipvs_service(svc) for svc in services])
+            # And with every real server down, the sorry server in: its address must not clash.
+            desired_from_params([with_health(entry, {entry["name"]: list(entry["hosts"])})
+                                 for entry in map(_health, services) if "sorry" in entry])
         except ValidationError as exc:
             find.errors.append(f"host {viewer}: lvsha_lvs_services: {exc}")
-    listed = {rs["host"] for svc in services for rs in svc["realservers"]}
+    listed = {rs["host"] for svc in services for rs in _serving(svc)}
     if cluster.realservers_group is not None:
         for other in cluster.groups.get(cluster.realservers_group) or []:
             if other not in listed:
@@ -270,6 +294,11 @@ def derive(find: Findings, cluster: Any) -> Dict[str, Any]:
                          f"is in group {cluster.realservers_group} but no lvsha_lvs_services entry lists it")
     return {"vips": vips, "services": services, "directors": directors, "realservers": sorted(listed),
             "nat_gateways": gateways}
+
+
+def _serving(svc: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The hosts that answer for a service: its real servers, and its sorry server if it has one."""
+    return svc["realservers"] + ([svc["sorry"]] if svc["sorry"] else [])
 
 
 def members(derived: Dict[str, Any]) -> List[str]:
@@ -337,14 +366,24 @@ def _director_view(derived: Dict[str, Any]) -> Dict[str, Any]:
             entries.setdefault(rs["host"], []).append((svc, rs))
     return {
         "ipvs_services": [_ipvs_service(svc) for svc in services],
-        "health": [{"name": svc["name"], "on_failure": svc["check"]["on_failure"], "service": _ipvs_service(svc),
-                    "hosts": {rs["host"]: i for i, rs in enumerate(svc["realservers"])}} for svc in services],
+        "health": [_health(svc) for svc in services],
         "mon_watches": [{"group": name, "address": entries[name][0][1]["address"],
                          "services": [{"name": svc["name"], "monitor": _monitor(svc, rs),
                                        "interval": svc["check"]["interval"], "alertafter": svc["check"]["alertafter"],
                                        "alertevery": svc["check"]["alertevery"]} for svc, rs in entries[name]]}
-                        for name in derived["realservers"]],
+                        for name in derived["realservers"] if name in entries],  # mon leaves a sorry server alone
     }
+
+
+def _health(svc: Dict[str, Any]) -> Dict[str, Any]:
+    """A service as ``lvsha ipvs`` keeps it: the table entry, each real server's index in it for
+    mon's verdicts, and the sorry server that stands in while none has weight."""
+    entry = {"name": svc["name"], "on_failure": svc["check"]["on_failure"], "service": _ipvs_service(svc),
+             "hosts": {rs["host"]: i for i, rs in enumerate(svc["realservers"])}}
+    if svc["sorry"]:
+        entry["sorry"] = {"address": svc["sorry"]["address"], "port": svc["sorry"]["port"],
+                          "forwarding": svc["forwarding"], "weight": 1}
+    return entry
 
 
 def _realserver_vips(derived: Dict[str, Any], host: str) -> List[Dict[str, str]]:
@@ -352,7 +391,7 @@ def _realserver_vips(derived: Dict[str, Any], host: str) -> List[Dict[str, str]]
     if "realserver_vips" not in derived:
         index: Dict[str, Dict[str, str]] = {}
         for svc in derived["services"]:
-            for rs in svc["realservers"]:
+            for rs in _serving(svc):
                 index.setdefault(rs["host"], {}).setdefault(svc["vip"], svc["forwarding"])
         derived["realserver_vips"] = index
     return [{"address": a, "forwarding": f} for a, f in sorted(derived["realserver_vips"].get(host, {}).items())]

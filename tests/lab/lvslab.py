@@ -159,6 +159,12 @@ class Watch:
         raise AssertionError(f"timed out after {self.timeout} s waiting for {what}; {self.node} shows:\n{describe(seen)}")
 
 
+def mon_report(node: str = "lb1") -> str:
+    """A director's table and mon's last log lines: what a drain that did not come shows."""
+    return ssh(node, "ipvsadm -Ln; systemctl is-active mon; journalctl -u mon -n 15 --no-pager -o short-monotonic",
+               check=False)
+
+
 def directors_report() -> str:
     return heartbeat_report(DIRECTORS)
 

@@ -6,7 +6,8 @@ tunnelling), checked from the client.
 
 Runs in order: a second run (changed=0), the converged state (every floating address on lb1,
 the table with the service's forwarding, each real server set up for it), distribution by
-weight, then director failover (lb1 powered off: lb2 takes every floating address) and
+weight, the sorry server while every real server is down (where the example declares one),
+then director failover (lb1 powered off: lb2 takes every floating address) and
 failback (lb1 booted again). Gaps are printed (``-s``).
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[3]
@@ -34,7 +36,13 @@ SEGMENT = SERVICE.get("segment", "public")
 # Each floating address and the directors' interface that carries it.
 FLOATING = {v["address"]: MODEL[f"lvsha_{v.get('segment', 'public')}_interface"] for v in MODEL["lvsha_lvs_vips"]}
 WEIGHTS = {rs["host"]: rs["weight"] for rs in SERVICE["realservers"]}
-ADDRESSES = {host: HOSTS["realservers"]["hosts"][host][f"lvsha_{SEGMENT}_address"] for host in WEIGHTS}
+SORRY = SERVICE.get("sorry_server")
+# Each host's own variables in hosts.yml, whichever groups list it.
+HOST_VARS: dict = {}
+for members in HOSTS.values():
+    for name, variables in (members.get("hosts") or {}).items():
+        HOST_VARS.setdefault(name, {}).update(variables or {})
+ADDRESSES = {host: HOST_VARS[host][f"lvsha_{SEGMENT}_address"] for host in [*WEIGHTS, *([SORRY] if SORRY else [])]}
 # ipvsadm -S's forwarding flag: masquerading (NAT) or IPIP tunnelling.
 FLAG = {"nat": "-m", "tun": "-i"}[SERVICE["forwarding"]]
 
@@ -102,6 +110,33 @@ def test_requests_are_split_by_weight():
     share = counts["web1"] / len(samples)
     expected = WEIGHTS["web1"] / sum(WEIGHTS.values())
     assert abs(share - expected) <= 0.10, f"web1 got {share:.0%}, expected {expected:.0%} +- 10 points"
+
+
+@pytest.mark.skipif(SORRY is None, reason="the example declares no sorry server")
+def test_the_sorry_server_answers_only_while_no_real_server_can():
+    sorry = f"-r {ADDRESSES[SORRY]}:80 {FLAG} -w 1"
+    watcher = lvslab.Watch("lb1", f"ipvsadm -Sn | grep -q -- '{sorry}$'", 120)
+    time.sleep(2)  # the watcher's SSH session is up
+    stopped = time.monotonic()
+    for node in WEIGHTS:
+        lvslab.ssh(node, "systemctl stop nginx.service")
+    try:
+        watcher.wait("the sorry server to be added", seen=lvslab.mon_report)
+        print(f"\n{SORRY} added {time.monotonic() - stopped:.1f} s after every real server stopped")
+        samples = lvslab.requests_from_client(20)
+        assert [s.what for s in samples] == [SORRY] * len(samples)
+    finally:
+        watcher = lvslab.Watch("lb1", f"! ipvsadm -Sn | grep -q -- '{sorry}$'", 120)
+        time.sleep(2)
+        started = time.monotonic()
+        for node in WEIGHTS:
+            lvslab.ssh(node, "systemctl start nginx.service")
+    watcher.wait("the sorry server to be taken out", seen=lvslab.mon_report)
+    print(f"{SORRY} taken out {time.monotonic() - started:.1f} s after the real servers started")
+    lvslab.wait_for("every real server to get its weight back", lambda: table("lb1") == {ADDRESSES[h]: w for h, w in WEIGHTS.items()},
+                    timeout=60, seen=lvslab.mon_report)
+    samples = lvslab.requests_from_client(40)
+    assert all(s.ok and s.what in WEIGHTS for s in samples), [s.what for s in samples]
 
 
 def test_failover_to_the_backup_director_and_back():

@@ -1197,9 +1197,11 @@ def with_health(entry: Dict[str, Any], down: Dict[str, List[str]], state: str = 
     """A ``services`` item with health verdicts applied.
 
     ``entry`` is ``{"name", "on_failure": "drain"|"remove", "service": <services item>,
-    "hosts": {host: index in service["realservers"]}}``; ``down`` maps a service name to the
-    hosts that failed their check. Those real servers become ``drained`` (weight 0) or
-    ``absent``; the others keep their declared weight.
+    "hosts": {host: index in service["realservers"]}}`` and optionally ``"sorry"``, a
+    real server item; ``down`` maps a service name to the hosts that failed their check.
+    Those real servers become ``drained`` (weight 0) or ``absent``; the others keep their
+    declared weight. The sorry server is present while no real server has weight, absent
+    otherwise.
     """
     service = copy.deepcopy(entry["service"])
     service["state"] = state
@@ -1208,6 +1210,9 @@ def with_health(entry: Dict[str, Any], down: Dict[str, List[str]], state: str = 
         index = entry["hosts"].get(host)
         if index is not None:
             service["realservers"][index]["state"] = failed
+    if entry.get("sorry"):
+        serving = any(rs.get("state", "present") == "present" and rs.get("weight", 1) > 0 for rs in service["realservers"])
+        service["realservers"].append(dict(entry["sorry"], state="absent" if serving else "present"))
     return service
 
 

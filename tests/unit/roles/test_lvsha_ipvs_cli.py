@@ -344,6 +344,27 @@ def test_health_with_on_failure_remove(director: Director) -> None:
     assert director.table()["192.0.2.50:80"]["192.0.2.22:80"] == 3
 
 
+@pytest.mark.parametrize("on_failure", ["drain", "remove"])
+def test_the_sorry_server_stands_in_while_no_real_server_has_weight(director: Director, on_failure: str) -> None:
+    health = example_health()
+    health[0]["on_failure"] = on_failure
+    health[0]["sorry"] = {"address": "192.0.2.30", "port": 80, "forwarding": "dr", "weight": 1}
+    director.write_desired(health)
+    director.cli("apply")
+    assert "192.0.2.30:80" not in director.table()["192.0.2.50:80"]
+    director.cli("health", "www", "web1", "down")
+    director.cli("health", "www", "web2", "down")
+    assert "192.0.2.30:80" not in director.table()["192.0.2.50:80"], "lb2 still answers"
+    added = director.cli("health", "www", "lb2", "down").stdout.splitlines()
+    assert "-a -t 192.0.2.50:80 -r 192.0.2.30:80 -g -w 1" in added
+    assert director.table()["192.0.2.50:80"]["192.0.2.30:80"] == 1
+    assert director.cli("apply").stdout == ""  # apply keeps it while every real server is down
+    removed = director.cli("health", "www", "web2", "up").stdout.splitlines()
+    assert "-d -t 192.0.2.50:80 -r 192.0.2.30:80" in removed
+    assert director.table()["192.0.2.50:80"]["192.0.2.22:80"] == 3
+    assert "192.0.2.30:80" not in director.table()["192.0.2.50:80"]
+
+
 def test_health_on_a_standby_director_is_recorded_for_the_next_apply(director: Director) -> None:
     proc = director.cli("health", "www", "lb2", "down")
     assert proc.stdout == ""

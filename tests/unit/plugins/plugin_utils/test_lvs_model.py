@@ -256,6 +256,21 @@ def test_persistence_by_client_network_and_one_packet_scheduling(inv: Inventory)
     assert services[1]["ops"] is True and "netmask" not in services[1]
 
 
+def test_a_sorry_server_is_planned_as_a_stand_in(inv: Inventory) -> None:
+    # lb2 leaves the pool and stands in while web1 and web2 are both down.
+    del inv.services[0]["realservers"][2]
+    inv.services[0]["sorry_server"] = "lb2"
+    hosts = hosts_of(inv)
+    health = hosts["lb1"]["lvs"]["health"][0]
+    assert health["sorry"] == {"address": "192.0.2.12", "port": 80, "forwarding": "dr", "weight": 1}
+    assert health["hosts"] == {"web1": 0, "web2": 1}
+    assert [rs["address"] for rs in health["service"]["realservers"]] == ["192.0.2.21", "192.0.2.22"]
+    # Set up as a real server of the VIP (on lo), but not watched by mon.
+    assert hosts["lb2"]["lvs"]["realserver_vips"] == [{"address": "192.0.2.50", "forwarding": "dr"}]
+    assert "realserver" in hosts["lb2"]["roles"]
+    assert [w["group"] for w in hosts["lb1"]["lvs"]["mon_watches"]] == ["web1", "web2"]
+
+
 def test_vip_interface_defaults_to_the_planned_hosts_public_interface(inv: Inventory) -> None:
     inv.host_vars["lb2"]["lvsha_public_interface"] = "ens3"
     assert haresources_of(inv, "lb2") == ["IPaddr2::192.0.2.50/24/ens3", "lvsha-director"]

@@ -18,7 +18,9 @@ EXAMPLES = ("lvs", "storage", "mirror")
 
 
 def inventory_args(*names: str) -> list:
-    return [arg for name in (names or EXAMPLES) for arg in ("-i", str(REPO / "inventories" / f"example-{name}" / "hosts.yml"))]
+    """``-i`` for each example inventory named (``lvs`` is inventories/example-lvs), or each path given."""
+    return [arg for name in (names or EXAMPLES)
+            for arg in ("-i", name if os.path.isabs(name) else str(REPO / "inventories" / f"example-{name}" / "hosts.yml"))]
 
 
 def run_playbook(playbook: Path, *extra: str, inventories: Sequence[str] = EXAMPLES) -> subprocess.CompletedProcess:

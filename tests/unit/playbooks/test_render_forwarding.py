@@ -3,10 +3,15 @@
 """validate.yml and render.yml on the clusters that forward by NAT and by tunnelling
 (inventories/example-nat, example-tun), on the controller alone: NAT's directors carry the VIP
 and the inside address, its real servers route through the latter and hide no VIP; TUN's real
-servers carry the VIP on tunl0, hidden from ARP and from the reverse-path filter."""
+servers carry the VIP on tunl0, hidden from ARP and from the reverse-path filter. And direct
+routing to a real server on the VIP's link in another subnet."""
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
+import yaml
 
 from playbook_run import REPO, run_playbook
 
@@ -53,3 +58,20 @@ def test_each_real_server_is_set_up_for_the_forwarding(rendered) -> None:
             assert 'TUN_VIPS="192.0.2.50"' in conf and 'NAT_GATEWAY=""' in conf
             assert "net.ipv4.conf.all.arp_ignore = 1" in sysctl
             assert "net.ipv4.conf.tunl0.rp_filter = 0" in sysctl
+
+
+def test_direct_routing_to_a_real_server_in_another_subnet_of_the_link(tmp_path) -> None:
+    inventory = tmp_path / "example-lvs"
+    shutil.copytree(REPO / "inventories/example-lvs", inventory)
+    hosts = yaml.safe_load((inventory / "hosts.yml").read_text())
+    hosts["all"]["children"]["realservers"]["hosts"]["web1"]["lvsha_public_address"] = "203.0.113.21"
+    (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    proc = run_playbook(REPO / "playbooks" / "validate.yml", inventories=(str(inventory / "hosts.yml"),))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    root = tmp_path / "out"
+    proc = run_playbook(REPO / "playbooks" / "render.yml", "-e", f"render_dir={root}",
+                        inventories=(str(inventory / "hosts.yml"),))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    table = json.loads((root / "lb1/etc/lvsha/ipvs.json").read_text())
+    assert [rs["address"] for rs in table[0]["service"]["realservers"]] == ["203.0.113.21", "192.0.2.22", "192.0.2.12"]
+    assert 'LO_VIPS="192.0.2.50"' in (root / "web1/etc/lvsha/realserver.conf").read_text()

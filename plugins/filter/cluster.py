@@ -25,7 +25,8 @@ def _assess(hostvars: Any, groups: Any, planned: bool = True) -> Tuple[List[str]
     variables = model_variables(hostvars, ROLE_ORDER + IMPORTED_ROLES, groups.get("all"))
     errors, found = check(variables, groups)
     errors += role_variable_errors(variables, found["roles"], found["pairs"])
-    plan = None if errors or not planned else plan_of(found["state"])
+    # The plan is built even when not kept, so that validate.yml proves it can be.
+    plan = None if errors else plan_of(found["state"])
     Display().vv(f"lvsha.cluster: cluster model of {len(variables)} hosts checked"
                  f"{'' if errors else ' and planned'} in {time.monotonic() - started:.2f} s")
     return errors, list(found["state"]["clusters"]), plan if planned else None

@@ -38,7 +38,6 @@ WATCH_RESOURCE = "lvsha-watch"
 # The roles each kind's pair nodes run besides heartbeat, and the order they are applied in.
 PAIR_ROLES = {"lvs": ("director", "mon"), "storage": ("drbd", "nfs"), "mirror": ("rsync_mirror",)}
 ROLE_ORDER = ("realserver", "director", "mon", "drbd", "nfs", "rsync_mirror", "heartbeat")
-# Variables that an earlier model had, and what took their place.
 # lvsha_* variables that the playbooks read (extra variables reach every host's variables).
 PLAYBOOK_VARIABLES = ("lvsha_render_dir", "lvsha_render_secret", "lvsha_site_kinds")
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._ipvs import (SCHEDULERS, ValidationError, desired_from_params,
-                                                                                      with_health)
+from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._ipvs import (
+    SCHEDULERS, ValidationError, desired_from_params, with_health)
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
     NAME_RE, SEGMENTS, URL_PATH_RE, Findings, flag, floating_network, host_address, host_vip, in_range, interface, ipv4, one_of,

@@ -23,7 +23,8 @@ from test_bad_input import ENDINGS, EXAMPLES, LINE_BREAKS, apply
 SAMPLES = {
     "lvsha_cluster.preferred": "lb1", "lvsha_cluster.resources[0]": "Delay::2",
     "lvsha_lvs_vips[0].interface": "eth1", "lvsha_lvs_vips[0].segment": "public", "lvsha_lvs_services[0].segment": "public",
-    "lvsha_lvs_services[0].persistence_netmask": "255.255.255.0", "lvsha_lvs_services[0].sorry_server.host": "client", "lvsha_storage_vip.interface": "eth1", "lvsha_mirror_vip.interface": "eth1",
+    "lvsha_lvs_services[0].persistence_netmask": "255.255.255.0", "lvsha_lvs_services[0].sorry_server.host": "client",
+    "lvsha_storage_vip.interface": "eth1", "lvsha_mirror_vip.interface": "eth1",
     "lvsha_drbd_resources[0].meta_disk": "internal", "lvsha_drbd_resources[0].nodes[0]": "nas1",
     "lvsha_mirror_modules[0].uid": "root", "lvsha_mirror_modules[0].gid": "root",
     "lvsha_mirror_modules[0].hosts_allow[0]": "198.51.100.41", "lvsha_mirror_modules[0].auth_users[0]": "backup",

@@ -169,7 +169,7 @@ LAB_ENV = ANSIBLE_STRATEGY=mitogen_linear ANSIBLE_STRATEGY_PLUGINS=$(MITOGEN_DIR
 # Each scenario converges on guests that lack the roles' packages (the image carries them as
 # a local repository), so every run also proves the roles' install tasks. The scenarios are
 # shared out between the releases, each run once, the two longest on Debian 13 (the current
-# stable release): all of them on both would take about 100 minutes of lab from cold boots on
+# stable release): all of them on both would take about 115 minutes of lab from cold boots on
 # this machine, beyond CI's 90 with the other stages (BENCHMARKS.md, the lab's time). Every
 # scenario on one release:
 #   make lab LAB_RELEASES=bookworm LAB_SCENARIOS_bookworm="lvs storage mirror nat tun"

@@ -60,6 +60,13 @@ def checked_files(files: Any, role: str) -> List[Dict[str, Any]]:
     """A declaration checked against the fields of render_files' ``files`` option, with the
     defaults filled in: the entries this host gets (no ``when``, or a true one), without their
     absent fields."""
+    if isinstance(files, list):
+        # ansible-core before 2.19 turns a templated string that reads as a list or a mapping
+        # (to_nice_json's output) into one: the copy action writes such content as JSON, and so
+        # does this (the validator would turn it into Python's repr).
+        files = [dict(entry, content=json.dumps(entry["content"]))
+                 if isinstance(entry, Mapping) and isinstance(entry.get("content"), (list, dict)) else entry
+                 for entry in files]
     checked = ArgumentSpecValidator({"files": argument_spec()["files"]}).validate({"files": files})
     if checked.error_messages:
         raise AnsibleActionFail(f"{role}: " + "; ".join(checked.error_messages))

@@ -224,7 +224,7 @@ def test_one_network_nat_routes_through_the_vip_itself(inv: Inventory) -> None:
     assert plan_of(inv, "web2")["nat_gateway"] == "192.0.2.50"
 
 
-def test_a_nat_real_server_of_two_clusters_needs_one_gateway(inv: Inventory) -> None:
+def test_overlapping_inside_subnets_route_through_the_first_declared(inv: Inventory) -> None:
     two_network_nat(inv)
     # A second floating inside address that also holds web1: the first declared is the route.
     inv.model["lvsha_lvs_vips"].append({"address": "198.51.100.253", "prefix": 16, "segment": "private"})

@@ -16,7 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Iterable, List, Optional, Tuple
 
 LAB_DIR = Path(__file__).resolve().parent
 REPO = LAB_DIR.parents[1]
@@ -268,6 +268,17 @@ def requests_from_client(count: int, url: str = VIP_URL) -> List[Sample]:
     ssh("client", "cat > /tmp/http_probe.py", stdin=PROBE.read_text())
     ssh("client", f"python3 /tmp/http_probe.py {url} --interval 0 --timeout 2 --count {count} --out /tmp/burst.log")
     return parse_samples(ssh("client", "cat /tmp/burst.log"))
+
+
+def answers_from_client(hosts: Iterable[str], count: int = 400) -> dict:
+    """``count`` requests from the client guest, each answered by one of ``hosts``: how many each
+    host answered (printed for the test log)."""
+    samples = requests_from_client(count)
+    assert all(s.ok for s in samples), [s.what for s in samples if not s.ok][:5]
+    counts = {name: sum(1 for s in samples if s.what == name) for name in hosts}
+    print(f"\n{count} requests from the client: {counts}")
+    assert sum(counts.values()) == len(samples), "an answer came from a host that is not a real server"
+    return counts
 
 
 def median(values: List[float]) -> float:

@@ -81,6 +81,46 @@ def _persistence_netmask(find: Findings, host: str, path: str, value: Any, persi
     return text
 
 
+def _ports(find: Findings, host: str, path: str, item: Mapping[str, Any]) -> Tuple[Optional[int], Optional[int], List[int]]:
+    """(fwmark, port, ports): a plain service's one port, or the ports of the VIP that a firewall-mark
+    service gathers under its mark (the directors' nftables rule sets it)."""
+    if item.get("fwmark") is None:
+        if item.get("ports") is not None:
+            find.add(host, f"{path}.ports", item["ports"], "is for fwmark services: set port (one port) or fwmark")
+        port = in_range(find, host, f"{path}.port", item.get("port"), f"{SERVICE}.port")
+        return None, port, [] if port is None else [port]
+    fwmark = in_range(find, host, f"{path}.fwmark", item["fwmark"], f"{SERVICE}.fwmark")
+    if item.get("port") is not None:
+        find.add(host, f"{path}.port", item["port"], "is for a plain service: a fwmark service takes ports, a list")
+    raw = item.get("ports")
+    low, high = _schema.field(f"{SERVICE}.ports")["length"]
+    if not isinstance(raw, list) or not low <= len(raw) <= high:
+        find.add(host, f"{path}.ports", raw, f"must be a list of {low}..{high} ports that the mark gathers, such as [80, 443]")
+        return fwmark, None, []
+    ports: List[int] = []
+    for index, value in enumerate(raw):
+        number = in_range(find, host, f"{path}.ports[{index}]", value, f"{SERVICE}.port")
+        if number in ports:
+            find.add(host, f"{path}.ports[{index}]", number, "is listed twice")
+        elif number is not None:
+            ports.append(number)
+    return fwmark, None, ports
+
+
+def timeouts(find: Findings, host: str, raw: Any) -> Dict[str, int]:
+    """``lvsha_lvs_timeouts``: the declared connection timeouts (``ipvsadm --set``), the others left
+    as the kernel has them."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        find.add(host, "lvsha_lvs_timeouts", raw, "must be a mapping of tcp, tcpfin and udp, in seconds")
+        return {}
+    unknown_field(find, host, "lvsha_lvs_timeouts", raw, _schema.fields("lvsha_lvs_timeouts"), "timeout")
+    values = {name: in_range(find, host, f"lvsha_lvs_timeouts.{name}", value, f"lvsha_lvs_timeouts.{name}")
+              for name, value in raw.items() if value is not None and name in _schema.fields("lvsha_lvs_timeouts")}
+    return {name: value for name, value in values.items() if value is not None}
+
+
 def _nat_gateway(vips: Dict[str, Dict[str, Any]], segment: str, address: str) -> Optional[str]:
     """The floating address on ``segment`` whose subnet holds ``address``: a nat real server's
     default route (the first declared, where several would do)."""
@@ -122,6 +162,7 @@ def _services(find: Findings, host: str, model: Mapping[str, Any], hostvars: Map
     services: List[Dict[str, Any]] = []
     seen_keys: Dict[Tuple[str, str, int], str] = {}
     seen_names: Dict[str, str] = {}
+    seen_marks: Dict[int, str] = {}
     for index, item in enumerate(raw):
         path = f"lvsha_lvs_services[{index}]"
         if not isinstance(item, Mapping):
@@ -134,7 +175,7 @@ def _services(find: Findings, host: str, model: Mapping[str, Any], hostvars: Map
         if vip is not None and str(vip) not in vips:
             find.add(host, f"{path}.vip", str(vip),
                      f"is not in lvsha_lvs_vips (declared: {', '.join(vips) or 'none'})")
-        port = in_range(find, host, f"{path}.port", item.get("port"), f"{SERVICE}.port")
+        fwmark, port, ports = _ports(find, host, path, item)
         scheduler = item.get("scheduler", _schema.default(f"{SERVICE}.scheduler"))
         if scheduler not in SCHEDULERS:
             find.add(host, f"{path}.scheduler", scheduler, f"ipvsadm knows {', '.join(SCHEDULERS)}")
@@ -148,32 +189,39 @@ def _services(find: Findings, host: str, model: Mapping[str, Any], hostvars: Map
             find.add(host, f"{path}.one_packet", True, f"is for udp services only (this one is {protocol})")
         forwarding = one_of(find, host, f"{path}.forwarding",
                             item.get("forwarding", _schema.default(f"{SERVICE}.forwarding")), f"{SERVICE}.forwarding")
-        name = str(item.get("name") or f"{protocol}-{vip}-{port}")
+        name = str(item.get("name") or (f"fwmark-{fwmark}" if fwmark else f"{protocol}-{vip}-{port}"))
         if not NAME_RE.match(name):
             find.add(host, f"{path}.name", name, "must be letters, digits, '.', '_' or '-' (it names a mon service)")
         elif name in seen_names:
             find.add(host, f"{path}.name", name, f"is already used by {seen_names[name]}")
         seen_names[name] = path
-        if vip is not None and port is not None:
-            key = (str(protocol), str(vip), port)
+        for number in ports if vip is not None else []:
+            # A marked port never reaches a plain service on it: IPVS looks up fwmark services first.
+            key = (str(protocol), str(vip), number)
             if key in seen_keys:
-                find.add(host, f"{path}", f"{protocol} {vip}:{port}", f"duplicate VIP:port, already declared as {seen_keys[key]}")
+                find.add(host, f"{path}", f"{protocol} {vip}:{number}", f"duplicate VIP:port, already declared as {seen_keys[key]}")
             seen_keys[key] = path
+        if fwmark is not None:
+            if fwmark in seen_marks:
+                find.add(host, f"{path}.fwmark", fwmark, f"is already the mark of {seen_marks[fwmark]}")
+            seen_marks[fwmark] = path
         the_vip = vips.get(str(vip)) if vip else None
         segment = item.get("segment", the_vip["segment"] if the_vip else _schema.default("lvsha_lvs_vips.segment"))
         one_of(find, host, f"{path}.segment", segment, f"{SERVICE}.segment")
         if forwarding == "dr" and the_vip and segment in SEGMENTS and segment != the_vip["segment"]:
             find.add(host, f"{path}.segment", segment,
                      f"direct routing needs the real servers on the VIP's link: {vip} is on segment {the_vip['segment']}")
-        realservers = _realservers(find, host, path, item.get("realservers"), hostvars, vips, forwarding, port, segment)
+        # The service as its real servers are checked against it.
+        shape = {"forwarding": forwarding, "port": port, "fwmark": fwmark, "segment": segment}
+        realservers = _realservers(find, host, path, item.get("realservers"), hostvars, vips, shape)
         sorry = None
         if item.get("sorry_server") is not None:
-            sorry = _realserver(find, host, f"{path}.sorry_server", item["sorry_server"], hostvars, vips, forwarding, port,
-                                segment, SORRY)
+            sorry = _realserver(find, host, f"{path}.sorry_server", item["sorry_server"], hostvars, vips, shape, SORRY)
             if sorry and sorry["host"] in {rs["host"] for rs in realservers}:
                 find.add(host, f"{path}.sorry_server.host", sorry["host"],
                          "is a real server of this service: the sorry server stands in when none can answer")
         services.append({"name": name, "vip": str(vip) if vip else None, "protocol": protocol, "port": port,
+                         "fwmark": fwmark, "ports": ports,
                          "scheduler": scheduler, "persistent": persistent, "persistence_netmask": netmask,
                          "one_packet": one_packet, "forwarding": forwarding, "segment": segment, "realservers": realservers, "sorry": sorry,
                          "check": _check(find, host, f"{path}.check", item.get("check"))})
@@ -181,8 +229,7 @@ def _services(find: Findings, host: str, model: Mapping[str, Any], hostvars: Map
 
 
 def _realservers(find: Findings, host: str, path: str, raw: Any, hostvars: Mapping[str, Any],
-                 vips: Dict[str, Dict[str, Any]], forwarding: str, port: Optional[int],
-                 segment: Any) -> List[Dict[str, Any]]:
+                 vips: Dict[str, Dict[str, Any]], shape: Dict[str, Any]) -> List[Dict[str, Any]]:
     if not isinstance(raw, list) or not raw:
         find.add(host, f"{path}.realservers", raw, "must be a non-empty list of {host, weight, port}")
         return []
@@ -190,7 +237,7 @@ def _realservers(find: Findings, host: str, path: str, raw: Any, hostvars: Mappi
     seen: Dict[str, str] = {}
     for index, item in enumerate(raw):
         rpath = f"{path}.realservers[{index}]"
-        rs = _realserver(find, host, rpath, item, hostvars, vips, forwarding, port, segment, REALSERVER)
+        rs = _realserver(find, host, rpath, item, hostvars, vips, shape, REALSERVER)
         if rs is None:
             continue
         if rs["host"] in seen:
@@ -202,9 +249,10 @@ def _realservers(find: Findings, host: str, path: str, raw: Any, hostvars: Mappi
 
 
 def _realserver(find: Findings, host: str, rpath: str, item: Any, hostvars: Mapping[str, Any],
-                vips: Dict[str, Dict[str, Any]], forwarding: str, port: Optional[int], segment: Any,
-                key: str) -> Optional[Dict[str, Any]]:
-    """One real server (or the sorry server) at ``rpath``, whose fields are the schema's ``key``."""
+                vips: Dict[str, Dict[str, Any]], shape: Dict[str, Any], key: str) -> Optional[Dict[str, Any]]:
+    """One real server (or the sorry server) at ``rpath``, whose fields are the schema's ``key``, of a
+    service whose ``shape`` is its forwarding, port, fwmark and segment."""
+    forwarding, port, fwmark, segment = shape["forwarding"], shape["port"], shape["fwmark"], shape["segment"]
     if isinstance(item, str):
         item = {"host": item}
     if not isinstance(item, Mapping):
@@ -222,7 +270,9 @@ def _realserver(find: Findings, host: str, rpath: str, item: Any, hostvars: Mapp
     rs_port = item.get("port", port)
     if rs_port is not None:
         rs_port = in_range(find, host, f"{rpath}.port", rs_port, f"{key}.port")
-    if forwarding in ("dr", "tun") and rs_port != port:
+    if fwmark and rs_port is not None:
+        find.add(host, f"{rpath}.port", rs_port, "must be unset for a fwmark service: each connection keeps its port")
+    elif forwarding in ("dr", "tun") and rs_port != port:
         find.add(host, f"{rpath}.port", rs_port, f"must equal the service port {port} with {forwarding} forwarding")
     # A segment that is not one is reported on the service.
     address = host_address(find, hostvars, name, segment, host, f"{rpath}.host") if segment in SEGMENTS else None
@@ -293,7 +343,7 @@ def derive(find: Findings, cluster: Any) -> Dict[str, Any]:
                 find.add(other, f"group {cluster.realservers_group}", other,
                          f"is in group {cluster.realservers_group} but no lvsha_lvs_services entry lists it")
     return {"vips": vips, "services": services, "directors": directors, "realservers": sorted(listed),
-            "nat_gateways": gateways}
+            "nat_gateways": gateways, "timeouts": timeouts(find, viewer, model.get("lvsha_lvs_timeouts"))}
 
 
 def _serving(svc: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -313,10 +363,13 @@ def floating(derived: Dict[str, Any], cluster: Any) -> List[Tuple[str, str, str]
 
 
 def _ipvs_service(svc: Dict[str, Any]) -> Dict[str, Any]:
-    out: Dict[str, Any] = {"protocol": svc["protocol"], "address": svc["vip"], "port": svc["port"],
-                           "scheduler": svc["scheduler"],
-                           "realservers": [{"address": rs["address"], "port": rs["port"], "forwarding": svc["forwarding"],
-                                            "weight": rs["weight"]} for rs in svc["realservers"]]}
+    """The service as the ``ipvs`` module takes it; a fwmark service has no address or port, and
+    its real servers none either (each connection keeps the port it came to)."""
+    where = {"protocol": "fwmark", "fwmark": svc["fwmark"]} if svc["fwmark"] else \
+        {"protocol": svc["protocol"], "address": svc["vip"], "port": svc["port"]}
+    out: Dict[str, Any] = dict(where, scheduler=svc["scheduler"],
+                               realservers=[{"address": rs["address"], "port": rs["port"], "forwarding": svc["forwarding"],
+                                             "weight": rs["weight"]} for rs in svc["realservers"]])
     if svc["persistent"]:
         out["persistent"] = svc["persistent"]
     if svc["persistence_netmask"]:
@@ -328,7 +381,7 @@ def _ipvs_service(svc: Dict[str, Any]) -> Dict[str, Any]:
 
 def _monitor(svc: Dict[str, Any], rs: Dict[str, Any]) -> str:
     check = svc["check"]
-    port = check.get("port") or rs["port"]
+    port = check.get("port") or rs["port"] or svc["ports"][0]
     if check["type"] == "http":
         return f"http.monitor -p {port} -t {check['timeout']} -u {check['path']}"
     if check["type"] == "tcp":
@@ -366,7 +419,11 @@ def _director_view(derived: Dict[str, Any]) -> Dict[str, Any]:
             entries.setdefault(rs["host"], []).append((svc, rs))
     return {
         "ipvs_services": [_ipvs_service(svc) for svc in services],
-        "health": [_health(svc) for svc in services],
+        # /etc/lvsha/ipvs.json: what `lvsha ipvs` keeps in the kernel.
+        "ipvs": {"services": [_health(svc) for svc in services], "timeouts": derived["timeouts"]},
+        # The directors' nftables rules: each fwmark service's mark on the packets to its ports.
+        "fwmarks": [{"name": svc["name"], "mark": svc["fwmark"], "vip": svc["vip"], "protocol": svc["protocol"],
+                     "ports": svc["ports"]} for svc in services if svc["fwmark"]],
         "mon_watches": [{"group": name, "address": entries[name][0][1]["address"],
                          "services": [{"name": svc["name"], "monitor": _monitor(svc, rs),
                                        "interval": svc["check"]["interval"], "alertafter": svc["check"]["alertafter"],

@@ -122,6 +122,8 @@ def _facts(spec: Mapping[str, Any]) -> str:
         facts.append("required")
     if "range" in spec:
         facts.append(f"{spec['range'][0]}..{spec['range'][1]}")
+    if "length" in spec:
+        facts.append(f"{spec['length'][0]}..{spec['length'][1]} items")
     if "choices" in spec:
         facts.append("one of " + ", ".join(f"`{c}`" for c in spec["choices"]))
     if "default" in spec and spec["default"] not in ([], {}, ""):

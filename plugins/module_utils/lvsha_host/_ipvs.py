@@ -32,7 +32,7 @@ import re
 import socket
 import subprocess
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos")
 DEFAULT_SCHEDULER = "wlc"
@@ -794,6 +794,18 @@ def parse_timeout(text: str) -> Dict[str, int]:
     return {"tcp": int(match.group(1)), "tcpfin": int(match.group(2)), "udp": int(match.group(3))}
 
 
+TIMEOUTS = ("tcp", "tcpfin", "udp")
+
+
+def set_timeouts_args(timeouts: Mapping[str, int]) -> Tuple[str, ...]:
+    return tuple(str(timeouts.get(name) or 0) for name in TIMEOUTS)
+
+
+def timeouts_differ(live: Mapping[str, int], desired: Mapping[str, int]) -> bool:
+    """Whether a declared timeout (absent or 0: leave the kernel's) differs from the live one."""
+    return any(desired.get(name) and desired[name] != live.get(name) for name in TIMEOUTS)
+
+
 def parse_daemon(text: str) -> List[Dict[str, Any]]:
     """Parse ``ipvsadm -Ln --daemon`` (list_daemon()): one line per running sync daemon."""
     daemons = []
@@ -1263,17 +1275,18 @@ class IpvsadmRunner:
         "timeout": ("-Ln", "--timeout"),
         "daemon": ("-Ln", "--daemon"),
         "restore": ("-R",),
+        "set": ("--set",),
     }
 
     def __init__(self, binary: str, run: RunFunction) -> None:
         self.binary = binary
         self._run = run
 
-    def argv(self, name: str) -> List[str]:
-        return [self.binary, *self.ARGS[name]]
+    def argv(self, name: str, *args: str) -> List[str]:
+        return [self.binary, *self.ARGS[name], *args]
 
-    def call(self, name: str, data: Optional[str] = None, check: bool = True) -> Tuple[int, str, str]:
-        argv = self.argv(name)
+    def call(self, name: str, data: Optional[str] = None, check: bool = True, args: Tuple[str, ...] = ()) -> Tuple[int, str, str]:
+        argv = self.argv(name, *args)
         rc, out, err = self._run(argv, data) if data is not None else self._run(argv)
         if check and rc != 0:
             if any(marker in err for marker in NOT_LOADED_MARKERS) and NOT_PERMITTED_MARKER not in err:
@@ -1309,6 +1322,10 @@ class IpvsadmRunner:
 
     def timeouts(self) -> Dict[str, int]:
         return self._parse("timeout", parse_timeout)
+
+    def set_timeouts(self, timeouts: Mapping[str, int]) -> None:
+        """``ipvsadm --set TCP TCPFIN UDP``; a timeout not given is 0, which ipvsadm leaves as it is."""
+        self.call("set", args=set_timeouts_args(timeouts))
 
     def daemons(self) -> List[Dict[str, Any]]:
         return self._parse("daemon", parse_daemon)

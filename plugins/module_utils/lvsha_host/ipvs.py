@@ -51,17 +51,23 @@ IPVSADM = os.environ.get("LVSHA_IPVSADM", "/usr/sbin/ipvsadm")
 PROC_IPVS = os.environ.get("LVSHA_PROC_IPVS", _ipvs.PROC_IPVS)
 
 
-def load_desired(path: str = DESIRED) -> List[Dict[str, Any]]:
-    """The declared table as the role writes it: ``host_plan(...)["health"]``; ``-`` is stdin."""
+def load_desired(path: str = DESIRED) -> Dict[str, Any]:
+    """The declared table as the role writes it, ``host_plan(...)["ipvs"]``: ``{"services": [...],
+    "timeouts": {...}}`` (an older file's bare list is the services alone); ``-`` is stdin."""
     if path == "-":
         desired = json.load(sys.stdin)
     else:
         with open(path, encoding="utf-8") as handle:
             desired = json.load(handle)
-    if not isinstance(desired, list) or not all(
-            isinstance(entry, dict) and {"name", "service", "hosts"} <= set(entry) for entry in desired):
-        raise ValueError(f"{'stdin' if path == '-' else path}: not a list of services with name, service and hosts")
-    return desired
+    if isinstance(desired, list):
+        desired = {"services": desired}
+    services = desired.get("services") if isinstance(desired, dict) else None
+    if not isinstance(services, list) or not all(
+            isinstance(entry, dict) and {"name", "service", "hosts"} <= set(entry) for entry in services) \
+            or not isinstance(desired.get("timeouts", {}), dict):
+        raise ValueError(f"{'stdin' if path == '-' else path}: not a mapping of services (each with name, service "
+                         "and hosts) and timeouts")
+    return {"services": services, "timeouts": desired.get("timeouts") or {}}
 
 
 def load_down() -> Dict[str, List[str]]:
@@ -130,6 +136,19 @@ def reconcile(runner: _ipvs.IpvsadmRunner, live: _ipvs.Table, services: List[Dic
     return lines
 
 
+def set_timeouts(runner: _ipvs.IpvsadmRunner, timeouts: Dict[str, int], check: bool = False) -> List[str]:
+    """The declared connection timeouts (the kernel forgets them at boot: every apply sets them
+    again); returns the ipvsadm command run, or that would run, where one differs."""
+    if not timeouts:
+        return []
+    live = {} if check and not os.path.exists(PROC_IPVS) else runner.timeouts()
+    if not _ipvs.timeouts_differ(live, timeouts):
+        return []
+    if not check:
+        runner.set_timeouts(timeouts)
+    return ["--set " + " ".join(_ipvs.set_timeouts_args(timeouts))]
+
+
 def loaded(entry: Dict[str, Any], live: _ipvs.Table) -> bool:
     return any(key in live.services for key in _ipvs.desired_from_params([entry["service"]]).services)
 
@@ -176,6 +195,7 @@ def run(argv: List[str]) -> int:
     # the director role runs sync. What the verbs decide on is read under the lock too.
     with locked(check):
         desired = load_desired() if sync_desired is None else sync_desired
+        services = desired["services"]
         active = os.path.exists(active_flag)
         down = load_down()
         # Read once: on a busy director every ipvsadm run delays the drain.
@@ -185,7 +205,7 @@ def run(argv: List[str]) -> int:
             down = {}
             save_down(down)
         if args.command == "health":
-            entry = next((e for e in desired if e["name"] == args.name), None)
+            entry = next((e for e in services if e["name"] == args.name), None)
             if entry is None or args.host not in entry["hosts"]:
                 print(f"lvsha-ipvs: no real server {args.host} in service {args.name}", file=sys.stderr)
                 return 2
@@ -200,14 +220,16 @@ def run(argv: List[str]) -> int:
             # A standby that is also a real server keeps no declared service: it would balance
             # again the traffic that the active director sends it.
             state = "present" if active or not args.standby_absent else "absent"
-            todo = [_ipvs.with_health(entry, down, state) for entry in desired]
+            todo = [_ipvs.with_health(entry, down, state) for entry in services]
         elif args.command == "apply" or (args.command == "reset" and active):
-            todo = [_ipvs.with_health(entry, down) for entry in desired]
+            todo = [_ipvs.with_health(entry, down) for entry in services]
         elif args.command == "reset":  # a standby keeps its table as it is
             todo = []
         else:  # remove
-            todo = [_ipvs.with_health(entry, down, "absent") for entry in desired]
+            todo = [_ipvs.with_health(entry, down, "absent") for entry in services]
         lines = reconcile(runner, live, todo, check)
+        if any(service.get("state", "present") == "present" for service in todo) and args.command != "health":
+            lines += set_timeouts(runner, desired["timeouts"], check)
     if args.command == "sync" and args.json:
         print(json.dumps({"changed": bool(lines), "commands": lines}))
     else:

@@ -73,5 +73,5 @@ def test_direct_routing_to_a_real_server_in_another_subnet_of_the_link(tmp_path)
                         inventories=(str(inventory / "hosts.yml"),))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
     table = json.loads((root / "lb1/etc/lvsha/ipvs.json").read_text())
-    assert [rs["address"] for rs in table[0]["service"]["realservers"]] == ["203.0.113.21", "192.0.2.22", "192.0.2.12"]
+    assert [rs["address"] for rs in table["services"][0]["service"]["realservers"]] == ["203.0.113.21", "192.0.2.22", "192.0.2.12"]
     assert 'LO_VIPS="192.0.2.50"' in (root / "web1/etc/lvsha/realserver.conf").read_text()

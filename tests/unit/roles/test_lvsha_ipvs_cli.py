@@ -35,9 +35,10 @@ It keeps its table in ipvs-table.json next to itself and logs every call to ipvs
 It answers ``-Sn`` and ``-Ln --thresholds`` in the formats of the real ipvsadm output
 recorded in the lab (tests/unit/plugins/modules/fixtures/recorded/ipvsadm/save_mixed.txt and
 list_mixed_thresholds.txt; test_lvsha_ipvs_cli.py checks the two stay identical), and
-``-R``: rule lines on stdin (-A -E -D -a -e -d, TCP/UDP services, no thresholds, no
+``-R``: rule lines on stdin (-A -E -D -a -e -d, TCP/UDP/fwmark services, no thresholds, no
 tunnel options), with the error messages and the exit status (that of the last line) of
-the real one. Anything else is refused with exit status 99, so that a test fails loudly.
+the real one; and ``-Ln --timeout`` (timeout.txt) and ``--set``. Anything else is refused with
+exit status 99, so that a test fails loudly.
 """
 import json
 import os
@@ -46,7 +47,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 TABLE = os.path.join(HERE, "ipvs-table.json")
 LOG = os.path.join(HERE, "ipvsadm.log")
-PROTO = {"-t": "TCP", "-u": "UDP"}
+TIMEOUTS = os.path.join(HERE, "ipvs-timeouts.json")
+PROTO = {"-t": "TCP", "-u": "UDP", "-f": "FWM"}
 FORWARD = {"-g": "g", "-m": "m", "-i": "i"}
 
 
@@ -151,10 +153,26 @@ def restore(table):
     return status
 
 
+def timeouts():
+    try:
+        with open(TIMEOUTS) as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return [900, 120, 300]
+
+
 def main(argv):
     with open(LOG, "a") as log:
         log.write(json.dumps(argv) + "\n")
     table = load()
+    if argv == ["-Ln", "--timeout"]:
+        print("Timeout (tcp tcpfin udp): %d %d %d" % tuple(timeouts()))
+        return 0
+    if argv[:1] == ["--set"] and len(argv) == 4:
+        values = [int(new) or old for new, old in zip(argv[1:], timeouts())]  # 0 leaves one as it is
+        with open(TIMEOUTS, "w") as handle:
+            json.dump(values, handle)
+        return 0
     if argv == ["-Sn"]:
         save(table)
         return 0
@@ -181,10 +199,16 @@ def head(text: str, lines: int) -> str:
     return "".join(text.splitlines(keepends=True)[:lines])
 
 
-def example_health() -> List[Dict[str, Any]]:
-    """lb1's ``lvs.health`` in the cluster plan of the example inventory (what the role writes)."""
+def example_ipvs() -> Dict[str, Any]:
+    """lb1's ``lvs.ipvs`` in the cluster plan of the example inventory: what the role writes."""
     inventory = Inventory("example-lvs")
-    return build_plan(model_variables(inventory.hostvars()), inventory.groups)["hosts"]["lb1"]["lvs"]["health"]
+    return build_plan(model_variables(inventory.hostvars()), inventory.groups)["hosts"]["lb1"]["lvs"]["ipvs"]
+
+
+def example_health() -> List[Dict[str, Any]]:
+    """The example's service www alone, as an older role wrote the file (a bare list): most tests
+    here follow one service."""
+    return [entry for entry in example_ipvs()["services"] if entry["name"] == "www"]
 
 
 class Director:
@@ -205,8 +229,8 @@ class Director:
                         LVSHA_IPVS_DESIRED=str(self.desired), LVSHA_IPVSADM=str(self.ipvsadm),
                         LVSHA_PROC_IPVS=str(self.proc_ipvs))
 
-    def write_desired(self, health: List[Dict[str, Any]]) -> None:
-        self.desired.write_text(json.dumps(health, indent=2) + "\n")
+    def write_desired(self, desired: Any) -> None:
+        self.desired.write_text(json.dumps(desired, indent=2) + "\n")
 
     def argv(self, *args: str) -> List[str]:
         return [str(self.launcher), "ipvs", *args]
@@ -259,6 +283,12 @@ def test_fake_ipvsadm_answers_in_the_recorded_formats(director: Director) -> Non
     assert director.fake("-R", stdin=web).returncode == 0
     assert director.fake("-Sn").stdout == web
     assert director.fake("-Ln", "--thresholds").stdout == head(recorded_out("ipvsadm", "list_mixed_thresholds"), 6)
+    # A fwmark service's real server as the recording has it (its service's -b flags aside).
+    mark = recorded_out("ipvsadm", "save_mixed").splitlines(keepends=True)[13]
+    assert mark == "-a -f 7 -r 192.0.2.21:0 -g -w 1\n"
+    assert director.fake("-R", stdin="-A -f 7 -s sh\n" + mark).returncode == 0
+    assert director.fake("-Sn").stdout == web + "-A -f 7 -s sh\n" + mark
+    assert director.fake("-Ln", "--timeout").stdout == recorded_out("ipvsadm", "timeout")
 
 
 def test_fake_ipvsadm_fails_like_the_recorded_one(director: Director) -> None:
@@ -294,6 +324,34 @@ def test_apply_into_an_empty_table_then_again(director: Director) -> None:
     proc = director.cli("apply")
     assert proc.stdout == ""
     assert director.calls().count(["-R"]) == 1  # nothing to change, nothing restored
+
+
+def test_apply_the_whole_example_its_fwmark_service_and_timeouts(director: Director) -> None:
+    director.write_desired(example_ipvs())
+    proc = director.cli("apply")
+    assert proc.stdout.splitlines() == WWW_LINES + [
+        "-A -f 1 -s rr -p 300",
+        "-a -f 1 -r 192.0.2.21:0 -g -w 1",
+        "-a -f 1 -r 192.0.2.22:0 -g -w 1",
+        "--set 600 60 0",
+    ]
+    assert director.table()["1"] == {"192.0.2.21:0": 1, "192.0.2.22:0": 1}
+    assert director.fake("-Ln", "--timeout").stdout == "Timeout (tcp tcpfin udp): 600 60 300\n"
+    calls = len(director.calls())
+    assert director.cli("apply").stdout == ""
+    # Read the table, its thresholds and the timeouts; nothing set.
+    assert director.calls()[calls:] == [["-Sn"], ["-Ln", "--thresholds"], ["-Ln", "--timeout"]]
+    # The kernel forgets the timeouts at boot: the next apply sets them again.
+    (director.root / "ipvs-timeouts.json").unlink()
+    assert director.cli("apply").stdout.splitlines() == ["--set 600 60 0"]
+
+
+def test_sync_check_reports_the_timeouts_and_sets_nothing(director: Director) -> None:
+    director.write_desired(dict(example_ipvs(), services=example_health()))
+    director.cli("apply")
+    (director.root / "ipvs-timeouts.json").unlink()
+    assert director.sync("--check") == {"changed": True, "commands": ["--set 600 60 0"]}
+    assert director.fake("-Ln", "--timeout").stdout == recorded_out("ipvsadm", "timeout")
 
 
 def test_health_down_drains_and_up_restores(director: Director) -> None:

@@ -89,7 +89,8 @@ def test_plan_of_the_active_director(inv: Inventory) -> None:
         "directors": ["lb1", "lb2"],
         "vips": VIPS,
         "ipvs_services": [WWW_SERVICE],
-        "health": WWW_HEALTH,
+        "ipvs": {"services": WWW_HEALTH, "timeouts": {}},
+        "fwmarks": [],
         "realserver_vips": [],
         "nat_gateway": None,
         "mon_watches": WATCHES,
@@ -106,7 +107,8 @@ def test_plan_of_the_backup_director_that_doubles_as_real_server(inv: Inventory)
         "directors": ["lb1", "lb2"],
         "vips": VIPS,
         "ipvs_services": [WWW_SERVICE],
-        "health": WWW_HEALTH,
+        "ipvs": {"services": WWW_HEALTH, "timeouts": {}},
+        "fwmarks": [],
         "realserver_vips": [{"address": "192.0.2.50", "forwarding": "dr"}],
         "nat_gateway": None,
         "mon_watches": WATCHES,
@@ -136,7 +138,7 @@ def test_plan_of_a_host_outside_lvs(inv: Inventory) -> None:
 
 def test_plans_do_not_share_mutable_parts(inv: Inventory) -> None:
     plan = plan_of(inv, "lb1")
-    plan["health"][0]["service"]["realservers"][0]["weight"] = 99
+    plan["ipvs"]["services"][0]["service"]["realservers"][0]["weight"] = 99
     assert plan["ipvs_services"][0]["realservers"][0]["weight"] == 1
 
 
@@ -149,8 +151,8 @@ def test_defaults_for_an_unnamed_service_without_check(inv: Inventory) -> None:
     assert plan["ipvs_services"][0]["scheduler"] == "wlc"
     assert plan["ipvs_services"][0]["port"] == 443
     assert plan["ipvs_services"][0]["realservers"][0] == {"address": "192.0.2.21", "port": 443, "forwarding": "dr", "weight": 1}
-    assert plan["health"][0]["name"] == "tcp-192.0.2.50-443"
-    assert plan["health"][0]["on_failure"] == "drain"
+    assert plan["ipvs"]["services"][0]["name"] == "tcp-192.0.2.50-443"
+    assert plan["ipvs"]["services"][0]["on_failure"] == "drain"
     assert plan["mon_watches"][0]["services"] == [{"name": "tcp-192.0.2.50-443", "monitor": "tcp.monitor -p 443 -t 3",
                                                    "interval": 5, "alertafter": 2, "alertevery": 600}]
 
@@ -165,8 +167,8 @@ def test_nat_service_with_own_ports_persistence_and_check_port(inv: Inventory) -
         "protocol": "tcp", "address": "192.0.2.51", "port": 8080, "scheduler": "rr", "persistent": 300,
         "realservers": [{"address": "192.0.2.21", "port": 8000, "forwarding": "nat", "weight": 1},
                         {"address": "192.0.2.22", "port": 8001, "forwarding": "nat", "weight": 1}]}
-    assert plan["health"][1]["on_failure"] == "remove"
-    assert plan["health"][1]["hosts"] == {"web1": 0, "web2": 1}
+    assert plan["ipvs"]["services"][1]["on_failure"] == "remove"
+    assert plan["ipvs"]["services"][1]["hosts"] == {"web1": 0, "web2": 1}
     web1 = next(w for w in plan["mon_watches"] if w["group"] == "web1")
     assert [s["name"] for s in web1["services"]] == ["www", "api"]
     assert web1["services"][1]["monitor"] == "http.monitor -p 9000 -t 3 -u /health"
@@ -256,12 +258,28 @@ def test_persistence_by_client_network_and_one_packet_scheduling(inv: Inventory)
     assert services[1]["ops"] is True and "netmask" not in services[1]
 
 
+def test_a_firewall_mark_service_and_the_timeouts() -> None:
+    # inventories/example-tun: "sticky" gathers 80 and 443 of 192.0.2.51 under mark 1.
+    plan = plan_of(Inventory("example-tun"), "lb1")
+    assert plan["ipvs_services"][1] == {
+        "protocol": "fwmark", "fwmark": 1, "scheduler": "rr", "persistent": 300,
+        "realservers": [{"address": "192.0.2.21", "port": None, "forwarding": "tun", "weight": 1},
+                        {"address": "192.0.2.22", "port": None, "forwarding": "tun", "weight": 1}]}
+    assert plan["fwmarks"] == [{"name": "sticky", "mark": 1, "vip": "192.0.2.51", "protocol": "tcp", "ports": [80, 443]}]
+    assert plan["ipvs"]["timeouts"] == {"tcp": 600, "tcpfin": 60}
+    # mon checks the first of the ports; the real servers carry the second VIP on tunl0.
+    assert [s["monitor"] for s in plan["mon_watches"][0]["services"]] == [
+        "http.monitor -p 80 -t 2 -u /", "http.monitor -p 80 -t 2 -u /"]
+    assert plan_of(Inventory("example-tun"), "web1")["realserver_vips"] == [
+        {"address": "192.0.2.50", "forwarding": "tun"}, {"address": "192.0.2.51", "forwarding": "tun"}]
+
+
 def test_a_sorry_server_is_planned_as_a_stand_in(inv: Inventory) -> None:
     # lb2 leaves the pool and stands in while web1 and web2 are both down.
     del inv.services[0]["realservers"][2]
     inv.services[0]["sorry_server"] = "lb2"
     hosts = hosts_of(inv)
-    health = hosts["lb1"]["lvs"]["health"][0]
+    health = hosts["lb1"]["lvs"]["ipvs"]["services"][0]
     assert health["sorry"] == {"address": "192.0.2.12", "port": 80, "forwarding": "dr", "weight": 1}
     assert health["hosts"] == {"web1": 0, "web2": 1}
     assert [rs["address"] for rs in health["service"]["realservers"]] == ["192.0.2.21", "192.0.2.22"]

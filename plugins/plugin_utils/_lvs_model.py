@@ -14,6 +14,7 @@ addresses a real server carries, mon's watches. ``_cluster_plan.py`` calls both.
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._ipvs import (
@@ -30,6 +31,8 @@ SERVICE = "lvsha_lvs_services"
 CHECK = f"{SERVICE}.check"
 REALSERVER = f"{SERVICE}.realservers"
 SORRY = f"{SERVICE}.sorry_server"
+# The ping check's mon service, and its name in `lvsha ipvs health`.
+PING = "ping"
 
 
 def _vips(find: Findings, host: str, model: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
@@ -130,27 +133,98 @@ def _nat_gateway(vips: Dict[str, Dict[str, Any]], segment: str, address: str) ->
     return None
 
 
-def _check(find: Findings, host: str, path: str, raw: Any) -> Dict[str, Any]:
+# What each type of check reads besides the timing fields: the words of its monitor line.
+CHECK_FIELDS = {"http": ("path", "status", "body", "port"), "https": ("path", "status", "body", "port"),
+                "tcp": ("port",), "smtp": ("port",), "ping": (), "dns": ("query",), "command": ("command",)}
+CHECK_TIMING = ("interval", "alertafter", "alertafter_within", "alertevery", "timeout", "on_failure")
+# One word of mon.cf (mon splits a monitor line into words, quotes and all).
+BODY_RE = re.compile(r"[A-Za-z0-9._~%/+=:@,!-]{1,128}\Z")
+HOSTNAME_RE = re.compile(r"(?=.{1,253}\Z)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?\Z")
+
+
+def _check(find: Findings, host: str, path: str, raw: Any, watch: bool = False) -> Dict[str, Any]:
+    """A service's check (or, with ``watch``, the check of one of ``lvsha_lvs_watches``, which has
+    no ``on_failure``): the schema's defaults, then what ``raw`` sets, each field bounded."""
     check = _schema.defaults(CHECK)
     if raw is None:
         return check
+    names = tuple(name for name in _schema.fields(CHECK) if not (watch and name == "on_failure"))
     if not isinstance(raw, Mapping):
-        find.add(host, path, raw, "must be a mapping (type, path, port, interval, alertafter, alertevery, timeout, on_failure)")
+        find.add(host, path, raw, f"must be a mapping ({', '.join(names)})")
         return check
-    unknown_field(find, host, path, raw, _schema.fields(CHECK), "check")
-    check.update({k: v for k, v in raw.items() if v is not None})
-    one_of(find, host, f"{path}.type", check["type"], f"{CHECK}.type")
+    unknown_field(find, host, path, raw, names, "check")
+    check.update({k: v for k, v in raw.items() if v is not None and k in names})
+    kind = one_of(find, host, f"{path}.type", check["type"], f"{CHECK}.type")
     one_of(find, host, f"{path}.on_failure", check["on_failure"], f"{CHECK}.on_failure")
-    for name in ("interval", "alertafter", "alertevery", "timeout"):
-        number = in_range(find, host, f"{path}.{name}", check[name], f"{CHECK}.{name}")
-        if number is not None:
-            check[name] = number
-    if "port" in check:
-        check["port"] = in_range(find, host, f"{path}.port", check["port"], f"{CHECK}.port")
+    for name in ("interval", "alertafter", "alertafter_within", "alertevery", "timeout", "status", "port"):
+        if name in check:
+            check[name] = in_range(find, host, f"{path}.{name}", check[name], f"{CHECK}.{name}")
+    unused = set(raw) & set(names) - set(CHECK_FIELDS[kind]) - set(CHECK_TIMING) - {"type"} if kind in CHECK_FIELDS else ()
+    for name in sorted(unused):
+        if raw[name] is not None:
+            find.add(host, f"{path}.{name}", raw[name], f"is not used by a {kind} check")
     if not isinstance(check["path"], str) or not URL_PATH_RE.fullmatch(check["path"]):
         find.add(host, f"{path}.path", check["path"],
                  "must be a URL path starting with /, up to 255 of letters, digits and ._~%/+=:@,- (mon hands it to its monitor)")
+    if "body" in check and (not isinstance(check["body"], str) or not BODY_RE.fullmatch(check["body"])):
+        find.add(host, f"{path}.body", check["body"], "must be one word of up to 128 letters, digits and ._~%/+=:@,!-")
+    if kind == "dns" and (not isinstance(check.get("query"), str) or not HOSTNAME_RE.fullmatch(check["query"])):
+        find.add(host, f"{path}.query", check.get("query"), "must be the host name a dns check asks for, such as www.example.com")
+    if kind == "command" and (not isinstance(check.get("command"), str)
+                              or not _schema.GRAMMARS["mon_alert"][0].fullmatch(check["command"])):
+        find.add(host, f"{path}.command", check.get("command"),
+                 "must be a monitor and its arguments, such as my-check.monitor -x 5, of letters, digits and "
+                 "_.,/@%+=:- separated by single spaces")
+    if check.get("alertafter_within") and check["alertafter"] and check["interval"] \
+            and check["alertafter_within"] <= (check["alertafter"] - 1) * check["interval"]:
+        find.add(host, f"{path}.alertafter_within", check["alertafter_within"],
+                 f"must be more than (alertafter - 1) x interval = {(check['alertafter'] - 1) * check['interval']} s: "
+                 "mon refuses a window that cannot hold alertafter checks")
     return check
+
+
+def _ping_check(find: Findings, host: str, raw: Any) -> Optional[Dict[str, Any]]:
+    """``lvsha_lvs_ping_check``: the ping every real server's service checks depend on, or None."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        find.add(host, "lvsha_lvs_ping_check", raw, "must be a mapping (interval, alertafter, timeout)")
+        return None
+    unknown_field(find, host, "lvsha_lvs_ping_check", raw, _schema.fields("lvsha_lvs_ping_check"), "ping check")
+    ping = _schema.defaults("lvsha_lvs_ping_check")
+    ping.update({k: v for k, v in raw.items() if v is not None and k in ping})
+    for name in ping:
+        ping[name] = in_range(find, host, f"lvsha_lvs_ping_check.{name}", ping[name], f"lvsha_lvs_ping_check.{name}")
+    return ping
+
+
+def _watches(find: Findings, host: str, raw: Any, hostvars: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    """``lvsha_lvs_watches``: other hosts that mon watches, alerting by the mon role's alerts only."""
+    if not isinstance(raw, list):
+        find.add(host, "lvsha_lvs_watches", raw, "must be a list of {name, address, check}")
+        return []
+    watches: List[Dict[str, Any]] = []
+    for index, item in enumerate(raw):
+        path = f"lvsha_lvs_watches[{index}]"
+        if not isinstance(item, Mapping):
+            find.add(host, path, item, "must be a mapping with name, address and check")
+            continue
+        unknown_field(find, host, path, item, _schema.fields("lvsha_lvs_watches"), "watch")
+        name, address = item.get("name"), ipv4(find, host, f"{path}.address", item.get("address"))
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            find.add(host, f"{path}.name", name, "must be letters, digits, '.', '_' or '-' (it names a mon hostgroup)")
+            continue
+        if name in hostvars or name in {w["name"] for w in watches}:
+            find.add(host, f"{path}.name", name, "is an inventory host's name or another watch's: each watch is a mon "
+                                                 "hostgroup, and a real server's is its inventory name")
+        if item.get("check") is None:
+            find.add(host, f"{path}.check", None, "is required: the check mon runs against the address")
+        check = _check(find, host, f"{path}.check", item.get("check"), watch=True)
+        if check["type"] in ("http", "https", "tcp", "smtp") and "port" not in check:
+            find.add(host, f"{path}.check.port", None, f"is required with a {check['type']} check of a watch")
+        if address is not None:
+            watches.append({"name": name, "address": str(address), "check": check})
+    return watches
 
 
 def _services(find: Findings, host: str, model: Mapping[str, Any], hostvars: Mapping[str, Any],
@@ -283,7 +357,11 @@ def _realserver(find: Findings, host: str, rpath: str, item: Any, hostvars: Mapp
                  f"nat needs a floating address of the directors in {name}'s subnet as its default route, but "
                  f"{name} is {address} and the floating addresses on segment {segment} are {', '.join(inside) or 'none'}: "
                  f"declare one in lvsha_lvs_vips with segment {segment} and a prefix that holds {address}")
-    return {"host": name, "address": address, "port": rs_port, "weight": weight, "nat_gateway": gateway}
+    interval = None
+    if "interval" in _schema.fields(key) and item.get("interval") is not None:
+        interval = in_range(find, host, f"{rpath}.interval", item["interval"], f"{key}.interval")
+    return {"host": name, "address": address, "port": rs_port, "weight": weight, "nat_gateway": gateway,
+            "interval": interval}
 
 
 def derive(find: Findings, cluster: Any) -> Dict[str, Any]:
@@ -342,8 +420,32 @@ def derive(find: Findings, cluster: Any) -> Dict[str, Any]:
             if other not in listed:
                 find.add(other, f"group {cluster.realservers_group}", other,
                          f"is in group {cluster.realservers_group} but no lvsha_lvs_services entry lists it")
+    ping = _ping_check(find, viewer, model.get("lvsha_lvs_ping_check"))
+    if ping:
+        _ping_first(find, viewer, services, ping)
     return {"vips": vips, "services": services, "directors": directors, "realservers": sorted(listed),
-            "nat_gateways": gateways, "timeouts": timeouts(find, viewer, model.get("lvsha_lvs_timeouts"))}
+            "nat_gateways": gateways, "timeouts": timeouts(find, viewer, model.get("lvsha_lvs_timeouts")),
+            "ping": ping, "watches": _watches(find, viewer, model.get("lvsha_lvs_watches") or [], hostvars)}
+
+
+def _ping_first(find: Findings, viewer: str, services: List[Dict[str, Any]], ping: Dict[str, Any]) -> None:
+    """With the ping check, a service check must not alert before the ping has failed once: mon
+    holds back a dependent's alert only while the ping's last result is a failure, which comes
+    at most one ping interval and one ping timeout after the host died."""
+    for index, svc in enumerate(services):
+        if svc["name"] == PING:
+            find.add(viewer, f"lvsha_lvs_services[{index}].name", PING, "is the ping check's mon service (lvsha_lvs_ping_check)")
+        check = svc["check"]
+        for rs in svc["realservers"]:
+            interval = rs["interval"] or check["interval"]
+            if None in (interval, check["alertafter"], ping["interval"], ping["timeout"]):
+                continue
+            if (check["alertafter"] - 1) * interval < ping["interval"] + ping["timeout"]:
+                find.add(viewer, f"lvsha_lvs_services[{index}].check.alertafter", check["alertafter"],
+                         f"must give the ping its turn first: (alertafter - 1) x interval = "
+                         f"{(check['alertafter'] - 1) * interval} s for {rs['host']}, less than lvsha_lvs_ping_check's "
+                         f"interval + timeout = {ping['interval'] + ping['timeout']} s, so a dead host would alert twice")
+                break
 
 
 def _serving(svc: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -379,14 +481,30 @@ def _ipvs_service(svc: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def _monitor(svc: Dict[str, Any], rs: Dict[str, Any]) -> str:
-    check = svc["check"]
-    port = check.get("port") or rs["port"] or svc["ports"][0]
-    if check["type"] == "http":
-        return f"http.monitor -p {port} -t {check['timeout']} -u {check['path']}"
-    if check["type"] == "tcp":
-        return f"tcp.monitor -p {port} -t {check['timeout']}"
-    return f"fping.monitor -t {check['timeout'] * 1000}"
+def _monitor(check: Dict[str, Any], port: Optional[int]) -> str:
+    """mon's monitor line for ``check``; mon appends the address. Every word is bounded by the
+    model (a number, a URL path, one word of text, a host name, or the command's grammar)."""
+    kind, timeout = check["type"], check["timeout"]
+    if kind in ("http", "https"):
+        body = f" -b {check['body']}" if check.get("body") else ""
+        return f"lvsha-http.monitor -s {kind} -p {port} -t {timeout} -u {check['path']} -c {check['status']}{body}"
+    if kind == "tcp":
+        return f"tcp.monitor -p {port} -t {timeout}"
+    if kind == "smtp":
+        return f"smtp.monitor -p {port} -t {timeout}"
+    if kind == "dns":
+        return f"dns.monitor -caching_only -query {check['query']} -timeout {timeout}"
+    if kind == "command":
+        return str(check["command"])
+    return f"fping.monitor -t {timeout * 1000}"
+
+
+def _mon_service(name: str, check: Dict[str, Any], port: Optional[int], interval: Optional[int] = None,
+                 depend: Optional[str] = None, monitor: Optional[str] = None) -> Dict[str, Any]:
+    """One mon service of a watch, as mon.cf.j2 writes it."""
+    return {"name": name, "monitor": monitor or _monitor(check, port), "interval": interval or check["interval"],
+            "alertafter": check["alertafter"], "alertafter_within": check.get("alertafter_within"),
+            "alertevery": check["alertevery"], "depend": depend}
 
 
 def director_interface(cluster: Any, host: str, segment: str = "public") -> Optional[str]:
@@ -420,23 +538,37 @@ def _director_view(derived: Dict[str, Any]) -> Dict[str, Any]:
     return {
         "ipvs_services": [_ipvs_service(svc) for svc in services],
         # /etc/lvsha/ipvs.json: what `lvsha ipvs` keeps in the kernel.
-        "ipvs": {"services": [_health(svc) for svc in services], "timeouts": derived["timeouts"]},
+        "ipvs": {"services": [_health(svc, bool(derived["ping"])) for svc in services], "timeouts": derived["timeouts"]},
         # The directors' nftables rules: each fwmark service's mark on the packets to its ports.
         "fwmarks": [{"name": svc["name"], "mark": svc["fwmark"], "vip": svc["vip"], "protocol": svc["protocol"],
                      "ports": svc["ports"]} for svc in services if svc["fwmark"]],
-        "mon_watches": [{"group": name, "address": entries[name][0][1]["address"],
-                         "services": [{"name": svc["name"], "monitor": _monitor(svc, rs),
-                                       "interval": svc["check"]["interval"], "alertafter": svc["check"]["alertafter"],
-                                       "alertevery": svc["check"]["alertevery"]} for svc, rs in entries[name]]}
-                        for name in derived["realservers"] if name in entries],  # mon leaves a sorry server alone
+        "mon_watches": [_realserver_watch(derived, name, entries[name])
+                        for name in derived["realservers"] if name in entries]  # mon leaves a sorry server alone
+        + [{"group": w["name"], "address": w["address"], "lvs": False,
+            "services": [_mon_service(w["check"]["type"], w["check"], w["check"].get("port"))]}
+           for w in derived["watches"]],
     }
 
 
-def _health(svc: Dict[str, Any]) -> Dict[str, Any]:
+def _realserver_watch(derived: Dict[str, Any], host: str, entries: List[Tuple[Dict[str, Any], Dict[str, Any]]]) -> Dict[str, Any]:
+    """A real server's watch: the ping check first if there is one, then one mon service per LVS
+    service, each depending on the ping."""
+    ping = derived["ping"]
+    # One try per ping (fping -r 0): its verdict must come before the services' (_ping_first).
+    services = [_mon_service(PING, dict(_schema.defaults(CHECK), type="ping", **ping), None,
+                             monitor=f"fping.monitor -r 0 -t {ping['timeout'] * 1000}")] if ping else []
+    services += [_mon_service(svc["name"], svc["check"], svc["check"].get("port") or rs["port"] or svc["ports"][0],
+                              rs["interval"], f"SELF:{PING}" if ping else None) for svc, rs in entries]
+    return {"group": host, "address": entries[0][1]["address"], "lvs": True, "services": services}
+
+
+def _health(svc: Dict[str, Any], ping: bool = False) -> Dict[str, Any]:
     """A service as ``lvsha ipvs`` keeps it: the table entry, each real server's index in it for
-    mon's verdicts, and the sorry server that stands in while none has weight."""
+    mon's verdicts, the checks whose verdicts count (its own, and the ping's where there is one),
+    and the sorry server that stands in while none has weight."""
     entry = {"name": svc["name"], "on_failure": svc["check"]["on_failure"], "service": _ipvs_service(svc),
-             "hosts": {rs["host"]: i for i, rs in enumerate(svc["realservers"])}}
+             "hosts": {rs["host"]: i for i, rs in enumerate(svc["realservers"])},
+             "checks": [svc["name"]] + ([PING] if ping else [])}
     if svc["sorry"]:
         entry["sorry"] = {"address": svc["sorry"]["address"], "port": svc["sorry"]["port"],
                           "forwarding": svc["forwarding"], "weight": 1}

@@ -268,5 +268,23 @@ def _mcast_options(find: Findings, host: str, path: str, medium: Mapping[str, An
         find.add(host, f"{path}.ttl", medium.get("ttl"), "must be an integer 1..255 (role heartbeat)")
 
 
+def _mon_alerts(find: Findings, host: str, name: str, value: Any, valid: str) -> None:
+    """mon's extra alerts: each a line's words (the same for alert and upalert), or a mapping of
+    the two; every word of the alert lines comes from here."""
+    pattern = _schema.GRAMMARS["mon_alert"][0]
+    for index, item in enumerate(value if isinstance(value, list) else [value]):
+        path = f"{name}[{index}]"
+        lines = {"alert": item} if isinstance(item, str) else item
+        if not isinstance(lines, Mapping) or "alert" not in lines:
+            find.add(host, path, item, f"must be {valid}")
+            continue
+        unknown_field(find, host, path, lines, ("alert", "upalert"), "mon alert")
+        for key, line in lines.items():
+            where = path if isinstance(item, str) else f"{path}.{key}"
+            if not isinstance(line, str) or not pattern.fullmatch(line):
+                find.add(host, where, line, f"must be {valid}")
+
+
 # Role variables whose bound is a rule (model_schema.yml's text) checked by a function here.
-RULES: Dict[str, Callable[[Findings, str, str, Any, str], None]] = {"heartbeat_paths": _heartbeat_paths}
+RULES: Dict[str, Callable[[Findings, str, str, Any, str], None]] = {"heartbeat_paths": _heartbeat_paths,
+                                                                    "mon_extra_alerts": _mon_alerts}

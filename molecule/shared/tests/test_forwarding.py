@@ -6,9 +6,11 @@ tunnelling), checked from the client.
 
 Runs in order: a second run (changed=0), the converged state (every floating address on lb1,
 the table with the service's forwarding, each real server set up for it), distribution by
-weight, the sorry server while every real server is down (where the example declares one),
-then director failover (lb1 powered off: lb2 takes every floating address) and
-failback (lb1 booted again). Gaps are printed (``-s``).
+weight, the sorry server while every real server is down (where the example declares one), a
+firewall-mark service's stickiness across its ports and the connection timeouts (tun), one
+alert for a real server that stops answering ping (nat), then director failover (lb1 powered
+off: lb2 takes every floating address) and failback (lb1 booted again: its timeouts set again).
+Gaps are printed (``-s``).
 """
 from __future__ import annotations
 
@@ -45,6 +47,9 @@ for members in HOSTS.values():
 ADDRESSES = {host: HOST_VARS[host][f"lvsha_{SEGMENT}_address"] for host in [*WEIGHTS, *([SORRY] if SORRY else [])]}
 # ipvsadm -S's forwarding flag: masquerading (NAT) or IPIP tunnelling.
 FLAG = {"nat": "-m", "tun": "-i"}[SERVICE["forwarding"]]
+FWMARK = next((svc for svc in MODEL["lvsha_lvs_services"] if "fwmark" in svc), None)
+TIMEOUTS = MODEL.get("lvsha_lvs_timeouts")
+PING = MODEL.get("lvsha_lvs_ping_check")
 
 
 def table(node: str) -> dict:
@@ -70,6 +75,18 @@ def assert_active(node: str, standby: str) -> None:
     assert lvslab.ssh(node, "sysctl -n net.ipv4.ip_forward").strip() == "1"
 
 
+def timeouts(node: str) -> dict:
+    """``node``'s IPVS connection timeouts, as lvsha_lvs_timeouts names them."""
+    numbers = lvslab.ssh(node, "ipvsadm -Ln --timeout").split(":")[-1].split()
+    return dict(zip(("tcp", "tcpfin", "udp"), map(int, numbers)))
+
+
+def assert_timeouts(node: str) -> None:
+    if TIMEOUTS:
+        live = timeouts(node)
+        assert {name: live[name] for name in TIMEOUTS} == TIMEOUTS, f"{node}: {live}"
+
+
 def test_second_run_changes_nothing():
     proc = lvslab.playbook("lvs", EXAMPLE)
     assert proc.returncode == 0
@@ -81,6 +98,7 @@ def test_lb1_holds_every_floating_address(host):
                     seen=lvslab.directors_report)
     assert_active("lb1", "lb2")
     assert host.service("mon").is_running
+    assert_timeouts("lb1")
 
 
 def test_real_servers_are_set_up_for_the_forwarding():
@@ -133,6 +151,53 @@ def test_the_sorry_server_answers_only_while_no_real_server_can():
     lvslab.answers_from_client(WEIGHTS, 40)
 
 
+@pytest.mark.skipif(FWMARK is None, reason="the example declares no fwmark service")
+def test_a_fwmark_service_keeps_a_client_on_one_real_server_across_its_ports():
+    # The mark is set on the director's way in; without it nothing on the VIP answers 443.
+    assert f"meta mark set 0x{FWMARK['fwmark']:08x}" in lvslab.ssh("lb1", "nft list table ip lvsha")
+    assert f"-A -f {FWMARK['fwmark']} -s {FWMARK['scheduler']} -p {FWMARK['persistent']}" in lvslab.ssh("lb1", "ipvsadm -Sn")
+    seen = {}
+    for _round in range(2):
+        for port in FWMARK["ports"]:
+            samples = lvslab.requests_from_client(5, f"http://{FWMARK['vip']}:{port}/")
+            assert all(s.ok for s in samples), (port, [s.what for s in samples])
+            seen.setdefault(port, set()).update(s.what for s in samples)
+    print(f"\nthe client was answered by {seen} on the ports of fwmark {FWMARK['fwmark']}")
+    # With rr and two real servers, one answer per port alone would alternate: persistence keeps one.
+    assert len(set().union(*seen.values())) == 1, seen
+
+
+@pytest.mark.skipif(PING is None, reason="the example declares no ping check")
+def test_a_real_server_that_stops_answering_ping_gives_one_alert_not_two():
+    host = next(iter(WEIGHTS))
+    def alerts() -> list:
+        lines = lvslab.ssh("lb1", "moncmd -s 127.0.0.1 list alerthist").splitlines()
+        return [line.split()[:3] for line in lines if " lvs.alert " in line and line.split()[1:2] == [host]]
+    before = len(alerts())
+    watcher = lvslab.Watch("lb1", f"ipvsadm -Sn | grep -Eq -- '-r {ADDRESSES[host]}:80 {FLAG} -w 0( |$)'", 90)
+    time.sleep(2)
+    cut = time.monotonic()
+    lvslab.labctl("link", host, SEGMENT, "down")
+    try:
+        watcher.wait(f"mon to drain {host}", seen=lvslab.mon_report)
+        print(f"\n{host} drained {time.monotonic() - cut:.1f} s after its link was cut")
+        # Long enough for the service check's own alert, had the ping not held it back.
+        checks = SERVICE["check"]
+        time.sleep(checks["alertafter"] * checks["interval"] + checks["timeout"] + 4)
+        failures = alerts()[before:]
+        print(f"mon's alerts for {host}: {failures}")
+        assert failures == [["failure", host, "ping"]], failures
+    finally:
+        watcher = lvslab.Watch("lb1", f"ipvsadm -Sn | grep -Eq -- '-r {ADDRESSES[host]}:80 {FLAG} -w {WEIGHTS[host]}( |$)'", 90)
+        time.sleep(2)
+        lvslab.labctl("link", host, SEGMENT, "up")
+    watcher.wait(f"{host} to get its weight back", seen=lvslab.mon_report)
+    assert alerts()[before:] == [["failure", host, "ping"], ["up", host, "ping"]]
+    # mon_extra_alerts: the same two, with the failure's and the return's own texts.
+    logged = lvslab.ssh("lb1", f"grep -E '^(failure|up) {host} ' /var/log/mon/alerts.log").splitlines()
+    assert [line.split()[0] + " " + line.split()[-1] for line in logged[-2:]] == ["failure went-down", "up came-back"], logged
+
+
 def test_failover_to_the_backup_director_and_back():
     probe = lvslab.Probe()
     probe.start()
@@ -150,6 +215,7 @@ def test_failover_to_the_backup_director_and_back():
         gap, failed = lvslab.longest_gap(window)
         print(f"failover: longest gap the client saw {gap:.2f} s ({failed} failed requests)")
         assert table("lb2") == {ADDRESSES[h]: w for h, w in WEIGHTS.items()}
+        assert_timeouts("lb2")
     finally:
         probe.mark()  # 1: lb1 boots and takes every address back
         lvslab.labctl("start", "lb1")
@@ -164,3 +230,4 @@ def test_failover_to_the_backup_director_and_back():
     served = [s for s in samples if s.what != "mark"]
     assert all(s.ok for s in served if s.at > served[-1].at - 2), "the client is not served after failback"
     assert_active("lb1", "lb2")
+    assert_timeouts("lb1")  # the kernel forgot them in the power cut; set again at boot and takeover

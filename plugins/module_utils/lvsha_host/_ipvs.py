@@ -1209,16 +1209,17 @@ def with_health(entry: Dict[str, Any], down: Dict[str, List[str]], state: str = 
     """A ``services`` item with health verdicts applied.
 
     ``entry`` is ``{"name", "on_failure": "drain"|"remove", "service": <services item>,
-    "hosts": {host: index in service["realservers"]}}`` and optionally ``"sorry"``, a
-    real server item; ``down`` maps a service name to the hosts that failed their check.
-    Those real servers become ``drained`` (weight 0) or ``absent``; the others keep their
-    declared weight. The sorry server is present while no real server has weight, absent
-    otherwise.
+    "hosts": {host: index in service["realservers"]}}`` and optionally ``"checks"`` (the
+    checks whose verdicts count; unset, the service's own, named as it is) and ``"sorry"``,
+    a real server item; ``down`` maps a check's name to the hosts that failed it. A real server
+    that failed any of the checks becomes ``drained`` (weight 0) or ``absent``; the others keep
+    their declared weight. The sorry server is present while no real server has weight,
+    absent otherwise.
     """
     service = copy.deepcopy(entry["service"])
     service["state"] = state
     failed = "drained" if entry.get("on_failure", "drain") == "drain" else "absent"
-    for host in down.get(entry["name"], []):
+    for host in {host for check in entry.get("checks", [entry["name"]]) for host in down.get(check, [])}:
         index = entry["hosts"].get(host)
         if index is not None:
             service["realservers"][index]["state"] = failed

@@ -11,7 +11,8 @@ apply only the difference in one ``ipvsadm -R``, re-read and verify, never flush
                                       --reset forgets the health verdicts first)
     lvsha ipvs remove                 declared services absent (other services untouched)
     lvsha ipvs reset                  forget the health verdicts; apply if this is the active director
-    lvsha ipvs health NAME HOST up|down   record mon's verdict; apply it if NAME is loaded
+    lvsha ipvs health NAME HOST up|down   record mon's verdict of check NAME (a service's, or the ping
+                                      of every service of HOST); apply it where loaded
     lvsha ipvs state                  JSON: {"active": ..., "down": {...}}
     lvsha ipvs sync [--desired PATH|-] [--standby-absent] [--check] [--json]
                                       the director role's run: the table of PATH (default
@@ -205,9 +206,11 @@ def run(argv: List[str]) -> int:
             down = {}
             save_down(down)
         if args.command == "health":
-            entry = next((e for e in services if e["name"] == args.name), None)
-            if entry is None or args.host not in entry["hosts"]:
-                print(f"lvsha-ipvs: no real server {args.host} in service {args.name}", file=sys.stderr)
+            # The check's services: the LVS service of that name, or every one the check (the
+            # ping) gates.
+            entries = [e for e in services if args.name in e.get("checks", [e["name"]]) and args.host in e["hosts"]]
+            if not entries:
+                print(f"lvsha-ipvs: no real server {args.host} checked by {args.name}", file=sys.stderr)
                 return 2
             hosts = set(down.get(args.name, []))
             hosts.discard(args.host)
@@ -215,7 +218,7 @@ def run(argv: List[str]) -> int:
                 hosts.add(args.host)
             down[args.name] = sorted(hosts)
             save_down(down)
-            todo = [_ipvs.with_health(entry, down)] if loaded(entry, live) else []
+            todo = [_ipvs.with_health(entry, down) for entry in entries if loaded(entry, live)]
         elif args.command == "sync":
             # A standby that is also a real server keeps no declared service: it would balance
             # again the traffic that the active director sends it.

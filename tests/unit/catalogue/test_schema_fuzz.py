@@ -30,6 +30,17 @@ SAMPLES = {
     "lvsha_mirror_modules[0].hosts_allow[0]": "198.51.100.41", "lvsha_mirror_modules[0].auth_users[0]": "backup",
     "lvsha_mirror_modules[0].excludes[0]": "*.tmp", "lvsha_mirror_host_files[0]": "/etc/hostname",
     "lvsha_mirror_notify_mail": "ops@example.com", "lvsha_mirror_probe.path": "/index.html",
+    "lvsha_lvs_services[0].check.body": "lvsha",
+}
+# Fields of a kind of check the examples do not use: the whole check, of that kind.
+SAMPLE_CHECKS = {
+    "lvsha_lvs_services[0].check.query": {"type": "dns", "query": "www.example.com"},
+    "lvsha_lvs_services[0].check.command": {"type": "command", "command": "my-check.monitor -x 5"},
+}
+# Lists of mappings the examples leave out: a valid item, set on the LVS directors with the
+# field attacked.
+SAMPLE_ITEMS = {
+    "lvsha_lvs_watches[0]": {"name": "mail1", "address": "192.0.2.25", "check": {"type": "smtp", "port": 25}},
 }
 # Free text by design, and why the rest of an ending is harmless there.
 FREE_TEXT = {
@@ -41,8 +52,9 @@ FREE_TEXT = {
 }
 # The endings that break a line (a blank inside free text is text).
 BREAKS = tuple(ending for ending in LINE_BREAKS if ending != "blank")
-# Role options whose grammar has blanks between words: an alert and its arguments.
-WORDS = ("mon_extra_alerts",)
+# Role options and model fields whose grammar has blanks between words: an alert, or a
+# monitor, and its arguments.
+WORDS = ("mon_extra_alerts", "lvsha_lvs_services[0].check.command")
 # Role options that take any printable text: the secrets, written only into their own files.
 SECRET_OPTIONS = ("heartbeat_auth_key", "drbd_shared_secret", "rsync_mirror_pull_password")
 
@@ -81,19 +93,28 @@ MODEL_FIELDS = [path for name, spec in _schema.schema().items() if not spec.get(
 
 
 def test_every_string_field_has_a_value_to_attack() -> None:
-    missing = [path for path in MODEL_FIELDS if example_value(path) is None and path not in SAMPLES]
+    missing = [path for path in MODEL_FIELDS
+               if example_value(path) is None and path not in SAMPLES and path not in SAMPLE_CHECKS
+               and path.rpartition(".")[0] not in SAMPLE_ITEMS]
     assert missing == [], f"give these a valid value in SAMPLES: {missing}"
 
 
 def model_cases() -> Iterator[Any]:
     for path in MODEL_FIELDS:
-        endings = BREAKS if path in FREE_TEXT else tuple(ENDINGS)
+        endings = BREAKS if path in FREE_TEXT else tuple(e for e in ENDINGS if not (path in WORDS and e == "blank"))
         for ending in endings:
             yield pytest.param(path, ending, id=f"{path}-{ending}")
 
 
 def edited(path: str, ending: str) -> Tuple[Dict[str, Any], str]:
     """The set edit of the catalogue that appends ``ending`` to the field at ``path``."""
+    head, _dot, field = path.rpartition(".")
+    if path in SAMPLE_CHECKS:
+        check = dict(SAMPLE_CHECKS[path], **{field: SAMPLE_CHECKS[path][field] + ENDINGS[ending]})
+        return {"all": {head: check}}, path
+    if head in SAMPLE_ITEMS:
+        item = dict(SAMPLE_ITEMS[head], **{field: str(SAMPLE_ITEMS[head][field]) + ENDINGS[ending]})
+        return {"directors": {head.rpartition("[")[0]: [item]}}, path
     value = example_value(path)
     base = str(value if value is not None else SAMPLES[path])
     parent, _sep, last = path.rpartition("[")
@@ -122,7 +143,7 @@ PLAN = build_plan(HOSTVARS, GROUPS)["hosts"]
 def role_cases() -> Iterator[Any]:
     for role in ROLE_ORDER + _role_variables.IMPORTED_ROLES:
         for name, spec in sorted(_role_variables.role_options(role).items()):
-            if spec.get("type", "str") not in ("str", "raw", "list") or spec.get("elements", "str") != "str":
+            if spec.get("type", "str") not in ("str", "raw", "list") or spec.get("elements", "str") not in ("str", "raw"):
                 continue
             endings = LINE_BREAKS if name in SECRET_OPTIONS else tuple(e for e in ENDINGS if not (name in WORDS and e == "blank"))
             for ending in endings:

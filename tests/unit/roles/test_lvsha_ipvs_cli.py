@@ -35,8 +35,8 @@ It keeps its table in ipvs-table.json next to itself and logs every call to ipvs
 It answers ``-Sn`` and ``-Ln --thresholds`` in the formats of the real ipvsadm output
 recorded in the lab (tests/unit/plugins/modules/fixtures/recorded/ipvsadm/save_mixed.txt and
 list_mixed_thresholds.txt; test_lvsha_ipvs_cli.py checks the two stay identical), and
-``-R``: rule lines on stdin (-A -E -D -a -e -d, TCP/UDP/fwmark services, no thresholds, no
-tunnel options), with the error messages and the exit status (that of the last line) of
+``-R``: rule lines on stdin (-A -E -D -a -e -d, TCP/UDP/fwmark services, no thresholds, of the
+tunnel options only --tun-type ipip, as ipvsadm -S prints it), with the error messages and the exit status (that of the last line) of
 the real one; and ``-Ln --timeout`` (timeout.txt) and ``--set``. Anything else is refused with
 exit status 99, so that a test fails loudly.
 """
@@ -102,6 +102,8 @@ def rule(table, tokens):
             opts[token], i = tokens[i + 1], i + 2
         elif token in FORWARD:
             opts["forward"], i = FORWARD[token], i + 1
+        elif tokens[i:i + 2] == ["--tun-type", "ipip"]:
+            i += 2
         else:
             unsupported(f"option {token!r} in {' '.join(tokens)!r}")
     if "flag" not in opts:
@@ -199,9 +201,9 @@ def head(text: str, lines: int) -> str:
     return "".join(text.splitlines(keepends=True)[:lines])
 
 
-def example_ipvs() -> Dict[str, Any]:
-    """lb1's ``lvs.ipvs`` in the cluster plan of the example inventory: what the role writes."""
-    inventory = Inventory("example-lvs")
+def example_ipvs(example: str = "example-lvs") -> Dict[str, Any]:
+    """lb1's ``lvs.ipvs`` in the cluster plan of an example inventory: what the role writes."""
+    inventory = Inventory(example)
     return build_plan(model_variables(inventory.hostvars()), inventory.groups)["hosts"]["lb1"]["lvs"]["ipvs"]
 
 
@@ -326,13 +328,17 @@ def test_apply_into_an_empty_table_then_again(director: Director) -> None:
     assert director.calls().count(["-R"]) == 1  # nothing to change, nothing restored
 
 
-def test_apply_the_whole_example_its_fwmark_service_and_timeouts(director: Director) -> None:
-    director.write_desired(example_ipvs())
+def test_apply_a_fwmark_service_and_the_timeouts(director: Director) -> None:
+    # inventories/example-tun: www (tunnelled, lb2 its sorry server) and sticky, marked 1.
+    director.write_desired(example_ipvs("example-tun"))
     proc = director.cli("apply")
-    assert proc.stdout.splitlines() == WWW_LINES + [
+    assert proc.stdout.splitlines() == [
+        "-A -t 192.0.2.50:80 -s wrr",
+        "-a -t 192.0.2.50:80 -r 192.0.2.21:80 -i -w 1 --tun-type ipip",
+        "-a -t 192.0.2.50:80 -r 192.0.2.22:80 -i -w 3 --tun-type ipip",
         "-A -f 1 -s rr -p 300",
-        "-a -f 1 -r 192.0.2.21:0 -g -w 1",
-        "-a -f 1 -r 192.0.2.22:0 -g -w 1",
+        "-a -f 1 -r 192.0.2.21:0 -i -w 1 --tun-type ipip",
+        "-a -f 1 -r 192.0.2.22:0 -i -w 1 --tun-type ipip",
         "--set 600 60 0",
     ]
     assert director.table()["1"] == {"192.0.2.21:0": 1, "192.0.2.22:0": 1}
@@ -347,7 +353,7 @@ def test_apply_the_whole_example_its_fwmark_service_and_timeouts(director: Direc
 
 
 def test_sync_check_reports_the_timeouts_and_sets_nothing(director: Director) -> None:
-    director.write_desired(dict(example_ipvs(), services=example_health()))
+    director.write_desired(dict(example_ipvs("example-tun"), services=example_health()))
     director.cli("apply")
     (director.root / "ipvs-timeouts.json").unlink()
     assert director.sync("--check") == {"changed": True, "commands": ["--set 600 60 0"]}
@@ -437,7 +443,7 @@ def test_health_on_a_standby_director_is_recorded_for_the_next_apply(director: D
 def test_health_of_an_unknown_real_server(director: Director, name: str, host: str) -> None:
     director.cli("apply")
     proc = director.cli("health", name, host, "down", rc=2)
-    assert proc.stderr == f"lvsha-ipvs: no real server {host} in service {name}\n"
+    assert proc.stderr == f"lvsha-ipvs: no real server {host} checked by {name}\n"
     assert proc.stdout == ""
     assert not (director.run_dir / "down.json").exists()
     assert director.table()["192.0.2.50:80"]["192.0.2.21:80"] == 1

@@ -54,12 +54,14 @@ WWW_SERVICE = {
         {"address": "192.0.2.12", "port": 80, "forwarding": "dr", "weight": 1},
     ],
 }
-WWW_HEALTH = [{"name": "www", "on_failure": "drain", "service": WWW_SERVICE, "hosts": {"web1": 0, "web2": 1, "lb2": 2}}]
-WWW_WATCH = [{"name": "www", "monitor": "http.monitor -p 80 -t 2 -u /", "interval": 2, "alertafter": 2, "alertevery": 600}]
+WWW_HEALTH = [{"name": "www", "on_failure": "drain", "service": WWW_SERVICE, "hosts": {"web1": 0, "web2": 1, "lb2": 2},
+               "checks": ["www"]}]
+WWW_WATCH = [{"name": "www", "monitor": "lvsha-http.monitor -s http -p 80 -t 2 -u / -c 200", "interval": 2, "alertafter": 2,
+              "alertafter_within": None, "alertevery": 600, "depend": None}]
 WATCHES = [
-    {"group": "lb2", "address": "192.0.2.12", "services": WWW_WATCH},
-    {"group": "web1", "address": "192.0.2.21", "services": WWW_WATCH},
-    {"group": "web2", "address": "192.0.2.22", "services": WWW_WATCH},
+    {"group": "lb2", "address": "192.0.2.12", "lvs": True, "services": WWW_WATCH},
+    {"group": "web1", "address": "192.0.2.21", "lvs": True, "services": WWW_WATCH},
+    {"group": "web2", "address": "192.0.2.22", "lvs": True, "services": WWW_WATCH},
 ]
 VIPS = [{"address": "192.0.2.50", "prefix": 24, "interface": "eth1", "cidr": "192.0.2.50/24"}]
 HARESOURCES = ["IPaddr2::192.0.2.50/24/eth1", "lvsha-director"]
@@ -154,7 +156,8 @@ def test_defaults_for_an_unnamed_service_without_check(inv: Inventory) -> None:
     assert plan["ipvs"]["services"][0]["name"] == "tcp-192.0.2.50-443"
     assert plan["ipvs"]["services"][0]["on_failure"] == "drain"
     assert plan["mon_watches"][0]["services"] == [{"name": "tcp-192.0.2.50-443", "monitor": "tcp.monitor -p 443 -t 3",
-                                                   "interval": 5, "alertafter": 2, "alertevery": 600}]
+                                                   "interval": 5, "alertafter": 2, "alertafter_within": None,
+                                                   "alertevery": 600, "depend": None}]
 
 
 def test_nat_service_with_own_ports_persistence_and_check_port(inv: Inventory) -> None:
@@ -171,7 +174,7 @@ def test_nat_service_with_own_ports_persistence_and_check_port(inv: Inventory) -
     assert plan["ipvs"]["services"][1]["hosts"] == {"web1": 0, "web2": 1}
     web1 = next(w for w in plan["mon_watches"] if w["group"] == "web1")
     assert [s["name"] for s in web1["services"]] == ["www", "api"]
-    assert web1["services"][1]["monitor"] == "http.monitor -p 9000 -t 3 -u /health"
+    assert web1["services"][1]["monitor"] == "lvsha-http.monitor -s http -p 9000 -t 3 -u /health -c 200"
     lb2 = next(w for w in plan["mon_watches"] if w["group"] == "lb2")
     assert [s["name"] for s in lb2["services"]] == ["www"]
     # web1 serves .50 by direct routing (VIP on lo) and .51 through NAT (no VIP at all).
@@ -210,7 +213,7 @@ def test_two_network_nat(inv: Inventory) -> None:
     assert [rs["address"] for rs in lb1["ipvs_services"][0]["realservers"]] == ["198.51.100.21", "198.51.100.22"]
     assert lb1["vips"][1] == {"address": "198.51.100.254", "prefix": 24, "interface": "eth2", "cidr": "198.51.100.254/24"}
     assert haresources_of(inv, "lb2") == ["IPaddr2::192.0.2.50/24/eth1", "IPaddr2::198.51.100.254/24/eth2", "lvsha-director"]
-    assert lb1["mon_watches"][0] == {"group": "web1", "address": "198.51.100.21",
+    assert lb1["mon_watches"][0] == {"group": "web1", "address": "198.51.100.21", "lvs": True,
                                      "services": lb1["mon_watches"][0]["services"]}
     web1 = plan_of(inv, "web1")
     # No VIP on the real server (no ARP settings needed), the inside address its default route.
@@ -269,7 +272,7 @@ def test_a_firewall_mark_service_and_the_timeouts() -> None:
     assert plan["ipvs"]["timeouts"] == {"tcp": 600, "tcpfin": 60}
     # mon checks the first of the ports; the real servers carry the second VIP on tunl0.
     assert [s["monitor"] for s in plan["mon_watches"][0]["services"]] == [
-        "http.monitor -p 80 -t 2 -u /", "http.monitor -p 80 -t 2 -u /"]
+        "lvsha-http.monitor -s http -p 80 -t 2 -u / -c 200", "lvsha-http.monitor -s http -p 80 -t 2 -u / -c 200"]
     assert plan_of(Inventory("example-tun"), "web1")["realserver_vips"] == [
         {"address": "192.0.2.50", "forwarding": "tun"}, {"address": "192.0.2.51", "forwarding": "tun"}]
 
@@ -341,13 +344,13 @@ def test_every_error_is_reported_in_one_call(inv: Inventory) -> None:
 
 def test_build_plan_raises_model_error_with_every_error(inv: Inventory) -> None:
     inv.services[0]["port"] = 70000
-    inv.services[0]["check"]["type"] = "smtp"
+    inv.services[0]["check"]["type"] = "imap"
     with pytest.raises(ModelError) as caught:
         build_plan(inv.hostvars(), inv.groups)
     # One plan for every host: the cluster-wide values are read from the first director.
     assert caught.value.errors == [
         "host lb1: lvsha_lvs_services[0].port = 70000: must be 1..65535",
-        "host lb1: lvsha_lvs_services[0].check.type = 'smtp': must be one of http, tcp, ping",
+        "host lb1: lvsha_lvs_services[0].check.type = 'imap': must be one of http, https, tcp, ping, smtp, dns, command",
     ]
     assert str(caught.value) == "\n".join(caught.value.errors)
 

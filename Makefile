@@ -18,7 +18,11 @@ SANITY_TREE := build/sanity/ansible_collections/lvsha/cluster
 LABCTL      := tests/lab/labctl
 STAGE       := tests/stage
 APT_PACKAGES := qemu-system-x86 qemu-utils debootstrap e2fsprogs openssh-client python3-venv git \
-                drbd-utils mon rsync
+                drbd-utils mon rsync nftables
+# heartbeat and what it loads, unpacked (not installed: its package would start it) for
+# render.yml's check of ha.cf (playbooks/files/check_heartbeat.sh).
+HEARTBEAT_ROOT := build/heartbeat-root
+HEARTBEAT_DEBS := heartbeat cluster-glue libheartbeat2 libpils2 libplumb2 libplumbgpl2 libstonith1 libltdl7
 SCENARIOS   := lvs storage mirror nat tun
 # The example inventory is the cluster model; the lab's generated one says how to reach it.
 LVS_INVENTORY := -i inventories/example-lvs/hosts.yml -i inventories/lab/hosts.yml
@@ -30,7 +34,7 @@ MIRROR_INVENTORY := -i inventories/example-mirror/hosts.yml -i inventories/lab/h
 help:
 	@sed -n 's/^#   //p' Makefile
 
-setup: $(VENV)/.installed $(COLLECTION)
+setup: $(VENV)/.installed $(COLLECTION) $(HEARTBEAT_ROOT)/.unpacked
 
 $(VENV)/.installed: requirements.txt
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -46,6 +50,12 @@ $(VENV)/.installed: requirements.txt
 $(COLLECTION):
 	mkdir -p $(dir $@)
 	ln -sfn $(CURDIR) $@
+
+$(HEARTBEAT_ROOT)/.unpacked: $(VENV)/.installed
+	rm -rf $(HEARTBEAT_ROOT) && mkdir -p $(HEARTBEAT_ROOT)/debs
+	cd $(HEARTBEAT_ROOT)/debs && apt-get download -qq $(HEARTBEAT_DEBS)
+	for deb in $(HEARTBEAT_ROOT)/debs/*.deb; do dpkg-deb -x $$deb $(HEARTBEAT_ROOT) || exit 1; done
+	touch $@
 
 demo: setup
 	$(STAGE) lab-build $(LABCTL) build
@@ -83,6 +93,7 @@ UNITS_TREE  := build/units/ansible_collections/lvsha/cluster
 units: setup
 	rm -rf $(UNITS_TREE) && mkdir -p $(UNITS_TREE)
 	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(UNITS_TREE)
+	mkdir -p $(UNITS_TREE)/build && cp -a $(HEARTBEAT_ROOT) $(UNITS_TREE)/build/
 	cd $(UNITS_TREE) && git init -q && git add -A && \
 	  python3 $(CURDIR)/tests/no_leftovers.py ansible-test units --local --python 3.11 --num-workers 2 --color no
 

@@ -10,7 +10,13 @@ For every host directory DIR/HOST:
 - etc/rsyncd.conf: an rsync daemon loads it on a loopback port, and an rsync client asks it
   for the module list and for every module of the file. The modules are unlisted and admit
   the peer's address only, so the daemon must refuse the loopback client as a known module
-  (its log tells "denied on module" from "unknown module").
+  (its log tells "denied on module" from "unknown module");
+- etc/lvsha/fwmark.nft: nft checks it (nft -c: nothing is loaded);
+- etc/ha.d/ha.cf (with the node's authkeys and haresources): heartbeat's own parser loads
+  them as the node named by the host directory would (check_heartbeat.sh, in namespaces of
+  its own; as root, with heartbeat's packages unpacked in LVSHA_HEARTBEAT_ROOT, by default
+  build/heartbeat-root, which `make setup` makes: heartbeat has no offline checker, and
+  installing it would start it).
 
 The checks run side by side (a daemon's start is mostly waiting); prints one line per check,
 in the order of the files, and exits 1 when any check fails. A check whose tool is not
@@ -36,6 +42,13 @@ DRBDADM = "/usr/lib/drbd/drbdadm-84"
 MON = "/usr/sbin/mon"
 MONCMD = "/usr/bin/moncmd"
 RSYNC = "/usr/bin/rsync"
+NFT = "/usr/sbin/nft"
+HERE = os.path.dirname(os.path.abspath(__file__))
+HEARTBEAT_ROOT = os.environ.get("LVSHA_HEARTBEAT_ROOT", os.path.join(HERE, "..", "..", "build", "heartbeat-root"))
+HEARTBEAT = "usr/libexec/heartbeat/heartbeat"
+# What heartbeat -r says besides its verdict, on every run (the first two without a line end).
+HEARTBEAT_NOISE = re.compile(r"heartbeat: (udpport|baudrate) setting must precede media statements|.*(Core dumps|"
+                             r"core_pattern|core_uses_pid|Logging daemon is disabled|Pacemaker support).*")
 START_TIMEOUT = 15.0
 # Checks at once: each starts at most one daemon.
 PARALLEL = 8
@@ -207,8 +220,36 @@ def check_rsync(path):
     return f"rsync daemon: modules {', '.join(modules)} known, unlisted, closed to 127.0.0.1"
 
 
+def check_nft(path):
+    need(NFT)
+    if os.geteuid() != 0:
+        raise ToolMissing("nft -c needs root")
+    result = run([NFT, "-c", "-f", path])
+    if result.returncode != 0:
+        raise CheckFailed(f"nft -c exited with {result.returncode}: {' '.join(result.stderr.split())[-600:]}")
+    with open(path, encoding="utf-8") as handle:
+        marks = re.findall(r"meta mark set (\d+)", handle.read())
+    return f"nft: table lvsha with {len(marks)} mark rule(s)"
+
+
+def check_heartbeat(path):
+    if os.geteuid() != 0:
+        raise ToolMissing("heartbeat's check needs root (namespaces of its own)")
+    need(os.path.join(HEARTBEAT_ROOT, HEARTBEAT), "/usr/bin/unshare")
+    ha_d = os.path.dirname(path)
+    node = os.path.basename(os.path.dirname(os.path.dirname(ha_d)))  # DIR/HOST/etc/ha.d/ha.cf
+    result = run(["/usr/bin/unshare", "--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--mount-proc",
+                  "--kill-child", os.path.join(HERE, "check_heartbeat.sh"), HEARTBEAT_ROOT, ha_d, node])
+    said = [line.split("]: ", 1)[-1] for line in HEARTBEAT_NOISE.sub("", result.stdout).splitlines() if line.strip()]
+    if result.returncode != 0:
+        raise CheckFailed(f"heartbeat -r exited with {result.returncode}: {' '.join(said)[-600:]}")
+    return f"heartbeat accepts it as node {node}"
+
+
 CHECKS = (
     (re.compile(r"etc/drbd\.d/[^/]+\.(conf|res)$"), check_drbd),
+    (re.compile(r"etc/ha\.d/ha\.cf$"), check_heartbeat),
+    (re.compile(r"etc/lvsha/fwmark\.nft$"), check_nft),
     (re.compile(r"etc/mon/mon\.cf$"), check_mon),
     (re.compile(r"etc/rsyncd\.conf$"), check_rsync),
 )

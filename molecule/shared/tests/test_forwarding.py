@@ -170,7 +170,9 @@ def test_a_fwmark_service_keeps_a_client_on_one_real_server_across_its_ports():
 @pytest.mark.skipif(PING is None, reason="the example declares no ping check")
 def test_a_real_server_that_stops_answering_ping_gives_one_alert_not_two():
     host = next(iter(WEIGHTS))
+
     def alerts() -> list:
+        """mon's lvs.alert calls for the host, oldest first: [type, group, service]."""
         lines = lvslab.ssh("lb1", "moncmd -s 127.0.0.1 list alerthist").splitlines()
         return [line.split()[:3] for line in lines if " lvs.alert " in line and line.split()[1:2] == [host]]
     before = len(alerts())

@@ -213,7 +213,11 @@ def test_the_daemons_accepted_the_rendered_files(rendered) -> None:
         assert f"ok     {host} /etc/mon/mon.cf: mon loaded 3 watch(es): lb2 www, web1 www, web2 www" in proc.stdout
     for host in ("mr1", "mr2"):
         assert f"ok     {host} /etc/rsyncd.conf: rsync daemon: modules lvsha-state, www known, unlisted" in proc.stdout
-    assert "FAILED" not in proc.stdout
+    for host in ("lb1", "lb2", "nas1", "nas2", "mr1", "mr2"):
+        assert f"ok     {host} /etc/ha.d/ha.cf: heartbeat accepts it as node {host}" in proc.stdout
+    for host in ("lb1", "lb2"):
+        assert f"ok     {host} /etc/lvsha/fwmark.nft: nft: table lvsha with 0 mark rule(s)" in proc.stdout
+    assert "FAILED" not in proc.stdout and "'skipped " not in proc.stdout
 
 
 def test_no_secret_is_written_or_shown(rendered) -> None:
@@ -290,6 +294,13 @@ def test_a_check_whose_tool_is_missing_is_skipped_or_with_require_failed(rendere
     ("lb1", "etc/mon/mon.cf", "interval 2s", "intervl 2s", "cf error: unknown syntax [intervl 2s]"),
     ("mr1", "etc/rsyncd.conf", "read only = yes", "reed only = yes", 'Unknown Parameter encountered: "reed only"'),
     ("mr1", "etc/rsyncd.conf", "read only = yes", "read only = perhaps", 'Badly formed boolean in configuration file: "perhaps"'),
+    ("lb1", "etc/lvsha/fwmark.nft", "policy accept;", "policy acept;", "syntax error"),
+    # heartbeat's own rules; the check of ha.cf loads authkeys and haresources with it.
+    ("lb1", "etc/ha.d/ha.cf", "deadtime 2\n", "deadtime 30\n", "Initial dead time [20000] is smaller than deadtime [30000]"),
+    ("lb1", "etc/ha.d/ha.cf", "keepalive 500ms\n", "keepalive 1\n", "Dead time [2000] is too small compared to keeplive [1000]"),
+    ("lb1", "etc/ha.d/ha.cf", "node lb2\n", "node lb2\nnodes lb3\n", "Illegal directive [nodes]"),
+    ("lb1", "etc/ha.d/haresources", "lb1 IPaddr2", "lb3 IPaddr2", "Bad nodename in /etc/ha.d//haresources [lb3]"),
+    ("lb1", "etc/ha.d/authkeys", "auth 1", "auth 2", "Auth Key [2] not found"),
 ])
 def test_the_checker_refuses_a_file_its_daemon_does_not_accept(rendered, tmp_path, host, path, old, new, expected) -> None:
     root, _proc = rendered
@@ -302,7 +313,8 @@ def test_the_checker_refuses_a_file_its_daemon_does_not_accept(rendered, tmp_pat
     proc = checker(copy)
     assert proc.returncode == 1
     failed = [line for line in proc.stdout.splitlines() if line.startswith("FAILED")]
-    assert len(failed) == 1 and failed[0].startswith(f"FAILED {host} /{path}: ") and expected in failed[0], proc.stdout
+    checked = "etc/ha.d/ha.cf" if path.startswith("etc/ha.d/") else path
+    assert len(failed) == 1 and failed[0].startswith(f"FAILED {host} /{checked}: ") and expected in failed[0], proc.stdout
 
 
 def test_the_checker_refuses_a_watch_without_its_hostgroup(rendered, tmp_path) -> None:

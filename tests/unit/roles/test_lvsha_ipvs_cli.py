@@ -360,6 +360,33 @@ def test_sync_check_reports_the_timeouts_and_sets_nothing(director: Director) ->
     assert director.fake("-Ln", "--timeout").stdout == recorded_out("ipvsadm", "timeout")
 
 
+def test_the_ping_check_takes_a_host_out_of_every_service_it_gates(director: Director) -> None:
+    # www and a second service on port 443 of the same real servers, both gated by the ping.
+    www = dict(example_health()[0], checks=["www", "ping"])
+    tls = json.loads(json.dumps(www).replace(":80", ":443"))
+    tls.update(name="tls", checks=["tls", "ping"])
+    tls["service"]["port"] = 443
+    for rs in tls["service"]["realservers"]:
+        rs["port"] = 443
+    director.write_desired({"services": [www, tls], "timeouts": {}})
+    director.cli("apply")
+    assert director.cli("health", "ping", "web1", "down").stdout.splitlines() == [
+        "-e -t 192.0.2.50:80 -r 192.0.2.21:80 -g -w 0", "-e -t 192.0.2.50:443 -r 192.0.2.21:443 -g -w 0"]
+    assert director.down() == {"ping": ["web1"]}
+    # www's own check failed too (its alert held back, then sent once the ping answered):
+    # the ping's return leaves web1 out of www, back in tls.
+    director.cli("health", "www", "web1", "down")
+    assert director.cli("health", "ping", "web1", "up").stdout.splitlines() == [
+        "-e -t 192.0.2.50:443 -r 192.0.2.21:443 -g -w 1"]
+    assert director.table()["192.0.2.50:80"]["192.0.2.21:80"] == 0
+    director.cli("health", "www", "web1", "up")
+    assert director.table()["192.0.2.50:80"]["192.0.2.21:80"] == 1
+    # A check that gates no service of the host is refused, as an unknown one is.
+    director.write_desired([example_health()[0]])
+    proc = director.cli("health", "ping", "web1", "down", rc=2)
+    assert proc.stderr == "lvsha-ipvs: no real server web1 checked by ping\n"
+
+
 def test_health_down_drains_and_up_restores(director: Director) -> None:
     director.cli("apply")
     proc = director.cli("health", "www", "web1", "down")

@@ -110,7 +110,7 @@ def _ports(find: Findings, host: str, path: str, item: Mapping[str, Any]) -> Tup
     return fwmark, None, ports
 
 
-def timeouts(find: Findings, host: str, raw: Any) -> Dict[str, int]:
+def _timeouts(find: Findings, host: str, raw: Any) -> Dict[str, int]:
     """``lvsha_lvs_timeouts``: the declared connection timeouts (``ipvsadm --set``), the others left
     as the kernel has them."""
     if raw is None:
@@ -424,7 +424,7 @@ def derive(find: Findings, cluster: Any) -> Dict[str, Any]:
     if ping:
         _ping_first(find, viewer, services, ping)
     return {"vips": vips, "services": services, "directors": directors, "realservers": sorted(listed),
-            "nat_gateways": gateways, "timeouts": timeouts(find, viewer, model.get("lvsha_lvs_timeouts")),
+            "nat_gateways": gateways, "timeouts": _timeouts(find, viewer, model.get("lvsha_lvs_timeouts")),
             "ping": ping, "watches": _watches(find, viewer, model.get("lvsha_lvs_watches") or [], hostvars)}
 
 

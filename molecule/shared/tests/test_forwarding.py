@@ -172,9 +172,10 @@ def test_a_real_server_that_stops_answering_ping_gives_one_alert_not_two():
     host = next(iter(WEIGHTS))
 
     def alerts() -> list:
-        """mon's lvs.alert calls for the host, oldest first: [type, group, service]."""
-        lines = lvslab.ssh("lb1", "moncmd -s 127.0.0.1 list alerthist").splitlines()
-        return [line.split()[:3] for line in lines if " lvs.alert " in line and line.split()[1:2] == [host]]
+        """mon's lvs.alert calls for the host, oldest first: [alert or upalert, group, service] of
+        its history lines, "TYPE GROUP SERVICE TIME /PATH/OF/ALERT (ARGS) SUMMARY"."""
+        lines = [line.split() for line in lvslab.ssh("lb1", "moncmd -s 127.0.0.1 list alerthist").splitlines()]
+        return [words[:3] for words in lines if len(words) > 4 and words[1] == host and words[4].endswith("/lvs.alert")]
     before = len(alerts())
     watcher = lvslab.Watch("lb1", f"ipvsadm -Sn | grep -Eq -- '-r {ADDRESSES[host]}:80 {FLAG} -w 0( |$)'", 90)
     time.sleep(2)
@@ -188,13 +189,13 @@ def test_a_real_server_that_stops_answering_ping_gives_one_alert_not_two():
         time.sleep(checks["alertafter"] * checks["interval"] + checks["timeout"] + 4)
         failures = alerts()[before:]
         print(f"mon's alerts for {host}: {failures}")
-        assert failures == [["failure", host, "ping"]], failures
+        assert failures == [["alert", host, "ping"]], failures
     finally:
         watcher = lvslab.Watch("lb1", f"ipvsadm -Sn | grep -Eq -- '-r {ADDRESSES[host]}:80 {FLAG} -w {WEIGHTS[host]}( |$)'", 90)
         time.sleep(2)
         lvslab.labctl("link", host, SEGMENT, "up")
     watcher.wait(f"{host} to get its weight back", seen=lvslab.mon_report)
-    assert alerts()[before:] == [["failure", host, "ping"], ["up", host, "ping"]]
+    assert alerts()[before:] == [["alert", host, "ping"], ["upalert", host, "ping"]]
     # mon_extra_alerts: the same two, with the failure's and the return's own texts.
     logged = lvslab.ssh("lb1", f"grep -E '^(failure|up) {host} ' /var/log/mon/alerts.log").splitlines()
     assert [line.split()[0] + " " + line.split()[-1] for line in logged[-2:]] == ["failure went-down", "up came-back"], logged

@@ -173,8 +173,10 @@ def test_a_real_server_that_stops_answering_ping_gives_one_alert_not_two():
 
     def alerts() -> list:
         """mon's lvs.alert calls for the host, oldest first: [alert or upalert, group, service] of
-        its history lines, "TYPE GROUP SERVICE TIME /PATH/OF/ALERT (ARGS) SUMMARY"."""
-        lines = [line.split() for line in lvslab.ssh("lb1", "moncmd -s 127.0.0.1 list alerthist").splitlines()]
+        its history lines, "TYPE GROUP SERVICE TIME /PATH/OF/ALERT (ARGS) SUMMARY", which mon
+        sends with blanks and quotes as \\xx."""
+        history = lvslab.ssh("lb1", "moncmd -s 127.0.0.1 list alerthist")
+        lines = [re.sub(r"\\([0-9a-f]{2})", lambda m: chr(int(m.group(1), 16)), line).split() for line in history.splitlines()]
         return [words[:3] for words in lines if len(words) > 4 and words[1] == host and words[4].endswith("/lvs.alert")]
     before = len(alerts())
     watcher = lvslab.Watch("lb1", f"ipvsadm -Sn | grep -Eq -- '-r {ADDRESSES[host]}:80 {FLAG} -w 0( |$)'", 90)

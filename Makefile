@@ -53,7 +53,8 @@ $(COLLECTION):
 
 $(HEARTBEAT_ROOT)/.unpacked: $(VENV)/.installed
 	rm -rf $(HEARTBEAT_ROOT) && mkdir -p $(HEARTBEAT_ROOT)/debs
-	cd $(HEARTBEAT_ROOT)/debs && apt-get download -qq $(HEARTBEAT_DEBS)
+	cd $(HEARTBEAT_ROOT)/debs && { apt-get download -qq $(HEARTBEAT_DEBS) || \
+	  { apt-get update -qq && apt-get download -qq $(HEARTBEAT_DEBS); }; }
 	for deb in $(HEARTBEAT_ROOT)/debs/*.deb; do dpkg-deb -x $$deb $(HEARTBEAT_ROOT) || exit 1; done
 	touch $@
 

@@ -240,7 +240,8 @@ def check_heartbeat(path):
     node = os.path.basename(os.path.dirname(os.path.dirname(ha_d)))  # DIR/HOST/etc/ha.d/ha.cf
     result = run(["/usr/bin/unshare", "--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--mount-proc",
                   "--kill-child", os.path.join(HERE, "check_heartbeat.sh"), HEARTBEAT_ROOT, ha_d, node])
-    said = [line.split("]: ", 1)[-1] for line in HEARTBEAT_NOISE.sub("", result.stdout).splitlines() if line.strip()]
+    said = [line.split("]: ", 1)[-1] for line in HEARTBEAT_NOISE.sub("", result.stdout + result.stderr).splitlines()
+            if line.strip()]
     if result.returncode != 0:
         raise CheckFailed(f"heartbeat -r exited with {result.returncode}: {' '.join(said)[-600:]}")
     return f"heartbeat accepts it as node {node}"

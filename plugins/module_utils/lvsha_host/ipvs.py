@@ -231,6 +231,7 @@ def run(argv: List[str]) -> int:
         else:  # remove
             todo = [_ipvs.with_health(entry, down, "absent") for entry in services]
         lines = reconcile(runner, live, todo, check)
+        # The timeouts go with the table, wherever a run brings it up (not with one verdict).
         if any(service.get("state", "present") == "present" for service in todo) and args.command != "health":
             lines += set_timeouts(runner, desired["timeouts"], check)
     if args.command == "sync" and args.json:

@@ -30,7 +30,7 @@ def test_an_execution_environment_gets_only_the_runtime_dependencies(tmp_path: P
     assert proc.returncode == 0, proc.stdout + proc.stderr
     found = yaml.safe_load(proc.stdout)
     assert found["python"] == [], found
-    assert sorted(line.split()[0] for line in found["system"]) == ["drbd-utils", "mon", "rsync"], found
+    assert sorted(line.split()[0] for line in found["system"]) == ["drbd-utils", "mon", "nftables", "rsync"], found
     shutil.rmtree(tmp_path / "collections")
 
 

@@ -21,8 +21,8 @@ from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._ipvs imp
     SCHEDULERS, ValidationError, desired_from_params, with_health)
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
-    NAME_RE, SEGMENTS, URL_PATH_RE, Findings, flag, floating_network, host_address, host_vip, in_range, interface, ipv4, one_of,
-    unknown_field)
+    NAME_RE, SEGMENTS, URL_PATH_RE, Findings, flag, floating_network, host_address, host_vip, in_range, interface, ipv4,
+    mappings, one_of, unknown_field)
 
 KIND = "lvs"
 # The cluster-wide variables: one value for every host of the cluster.
@@ -37,16 +37,8 @@ PING = "ping"
 
 def _vips(find: Findings, host: str, model: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
     vips: Dict[str, Dict[str, Any]] = {}
-    raw = model.get("lvsha_lvs_vips") or []
-    if not isinstance(raw, list):
-        find.add(host, "lvsha_lvs_vips", raw, "must be a list of {address, prefix, interface}")
-        return vips
-    for index, item in enumerate(raw):
-        path = f"lvsha_lvs_vips[{index}]"
-        if not isinstance(item, Mapping):
-            find.add(host, path, item, "must be a mapping with address and prefix")
-            continue
-        unknown_field(find, host, path, item, _schema.fields("lvsha_lvs_vips"), "VIP")
+    for index, path, item in mappings(find, host, "lvsha_lvs_vips", model.get("lvsha_lvs_vips") or [],
+                                      "{address, prefix, interface}", "address and prefix", "VIP"):
         address = ipv4(find, host, f"{path}.address", item.get("address"))
         prefix = in_range(find, host, f"{path}.prefix", item.get("prefix", _schema.default("lvsha_lvs_vips.prefix")),
                           "lvsha_lvs_vips.prefix")
@@ -133,10 +125,10 @@ def _nat_gateway(vips: Dict[str, Dict[str, Any]], segment: str, address: str) ->
     return None
 
 
-# What each type of check reads besides the timing fields: the words of its monitor line.
+# What each type of check reads besides the fields every check has: the words of its monitor line.
 CHECK_FIELDS = {"http": ("path", "status", "body", "port"), "https": ("path", "status", "body", "port"),
                 "tcp": ("port",), "smtp": ("port",), "ping": (), "dns": ("query",), "command": ("command",)}
-CHECK_TIMING = ("interval", "alertafter", "alertafter_within", "alertevery", "timeout", "on_failure")
+CHECK_COMMON = ("type", "interval", "alertafter", "alertafter_within", "alertevery", "timeout", "on_failure")
 # One word of mon.cf (mon splits a monitor line into words, quotes and all).
 BODY_RE = re.compile(r"[A-Za-z0-9._~%/+=:@,!-]{1,128}\Z")
 HOSTNAME_RE = re.compile(r"(?=.{1,253}\Z)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?\Z")
@@ -159,7 +151,7 @@ def _check(find: Findings, host: str, path: str, raw: Any, watch: bool = False) 
     for name in ("interval", "alertafter", "alertafter_within", "alertevery", "timeout", "status", "port"):
         if name in check:
             check[name] = in_range(find, host, f"{path}.{name}", check[name], f"{CHECK}.{name}")
-    unused = set(raw) & set(names) - set(CHECK_FIELDS[kind]) - set(CHECK_TIMING) - {"type"} if kind in CHECK_FIELDS else ()
+    unused = set(raw) & set(names) - set(CHECK_FIELDS[kind]) - set(CHECK_COMMON) if kind in CHECK_FIELDS else ()
     for name in sorted(unused):
         if raw[name] is not None:
             find.add(host, f"{path}.{name}", raw[name], f"is not used by a {kind} check")
@@ -200,16 +192,9 @@ def _ping_check(find: Findings, host: str, raw: Any) -> Optional[Dict[str, Any]]
 
 def _watches(find: Findings, host: str, raw: Any, hostvars: Mapping[str, Any]) -> List[Dict[str, Any]]:
     """``lvsha_lvs_watches``: other hosts that mon watches, alerting by the mon role's alerts only."""
-    if not isinstance(raw, list):
-        find.add(host, "lvsha_lvs_watches", raw, "must be a list of {name, address, check}")
-        return []
     watches: List[Dict[str, Any]] = []
-    for index, item in enumerate(raw):
-        path = f"lvsha_lvs_watches[{index}]"
-        if not isinstance(item, Mapping):
-            find.add(host, path, item, "must be a mapping with name, address and check")
-            continue
-        unknown_field(find, host, path, item, _schema.fields("lvsha_lvs_watches"), "watch")
+    for _index, path, item in mappings(find, host, "lvsha_lvs_watches", raw, "{name, address, check}",
+                                       "name, address and check", "watch"):
         name, address = item.get("name"), ipv4(find, host, f"{path}.address", item.get("address"))
         if not isinstance(name, str) or not NAME_RE.match(name):
             find.add(host, f"{path}.name", name, "must be letters, digits, '.', '_' or '-' (it names a mon hostgroup)")
@@ -220,7 +205,7 @@ def _watches(find: Findings, host: str, raw: Any, hostvars: Mapping[str, Any]) -
         if item.get("check") is None:
             find.add(host, f"{path}.check", None, "is required: the check mon runs against the address")
         check = _check(find, host, f"{path}.check", item.get("check"), watch=True)
-        if check["type"] in ("http", "https", "tcp", "smtp") and "port" not in check:
+        if "port" in CHECK_FIELDS.get(check["type"], ()) and "port" not in check:
             find.add(host, f"{path}.check.port", None, f"is required with a {check['type']} check of a watch")
         if address is not None:
             watches.append({"name": name, "address": str(address), "check": check})
@@ -229,20 +214,12 @@ def _watches(find: Findings, host: str, raw: Any, hostvars: Mapping[str, Any]) -
 
 def _services(find: Findings, host: str, model: Mapping[str, Any], hostvars: Mapping[str, Any],
               vips: Dict[str, Dict[str, Any]]) -> List[Dict[str, Any]]:
-    raw = model.get("lvsha_lvs_services") or []
-    if not isinstance(raw, list):
-        find.add(host, "lvsha_lvs_services", raw, "must be a list of virtual services")
-        return []
     services: List[Dict[str, Any]] = []
     seen_keys: Dict[Tuple[str, str, int], str] = {}
     seen_names: Dict[str, str] = {}
     seen_marks: Dict[int, str] = {}
-    for index, item in enumerate(raw):
-        path = f"lvsha_lvs_services[{index}]"
-        if not isinstance(item, Mapping):
-            find.add(host, path, item, "must be a mapping with vip, port and realservers")
-            continue
-        unknown_field(find, host, path, item, _schema.fields(SERVICE), "service")
+    for _index, path, item in mappings(find, host, SERVICE, model.get(SERVICE) or [], "virtual services",
+                                       "vip, port and realservers", "service"):
         protocol = one_of(find, host, f"{path}.protocol", item.get("protocol", _schema.default(f"{SERVICE}.protocol")),
                           f"{SERVICE}.protocol")
         vip = ipv4(find, host, f"{path}.vip", item.get("vip"))

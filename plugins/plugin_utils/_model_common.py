@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import posixpath
 import re
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
 
@@ -170,6 +170,23 @@ def unknown_field(find: Findings, host: str, path: str, item: Mapping[str, Any],
     unknown = sorted(set(map(str, item)) - set(fields))
     if unknown:
         find.add(host, f"{path}.{unknown[0]}", item[unknown[0]], f"is not a {what} field; use {', '.join(fields)}")
+
+
+def mappings(find: Findings, host: str, variable: str, raw: Any, listed: str, each: str,
+             what: str) -> Iterator[Tuple[int, str, Mapping[str, Any]]]:
+    """(index, path, item) for each mapping of the list ``variable``, whose fields are the schema's: a
+    value that is no list (``listed``: what it must be a list of), an item that is no mapping
+    (``each``: the fields it must have) and a field of no ``what`` are reported."""
+    if not isinstance(raw, list):
+        find.add(host, variable, raw, f"must be a list of {listed}")
+        return
+    for index, item in enumerate(raw):
+        path = f"{variable}[{index}]"
+        if not isinstance(item, Mapping):
+            find.add(host, path, item, f"must be a mapping with {each}")
+            continue
+        unknown_field(find, host, path, item, _schema.fields(variable), what)
+        yield index, path, item
 
 
 def ipv4(find: Findings, host: str, path: str, value: Any) -> Optional[ipaddress.IPv4Address]:

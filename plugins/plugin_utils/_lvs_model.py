@@ -21,8 +21,8 @@ from ansible_collections.lvsha.cluster.plugins.module_utils.lvsha_host._ipvs imp
     SCHEDULERS, ValidationError, desired_from_params, with_health)
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
-    NAME_RE, SEGMENTS, URL_PATH_RE, Findings, flag, floating_network, host_address, host_vip, in_range, interface, ipv4,
-    mappings, one_of, unknown_field)
+    NAME_RE, SEGMENTS, URL_PATH_RE, Findings, address_resource, flag, floating_network, host_address, host_vip,
+    in_range, interface, ipv4, mappings, one_of, unknown_field)
 
 KIND = "lvs"
 # The cluster-wide variables: one value for every host of the cluster.
@@ -492,7 +492,7 @@ def director_interface(cluster: Any, host: str, segment: str = "public") -> Opti
 def haresources(derived: Dict[str, Any], cluster: Any, host: str) -> List[str]:
     # VIP first: heartbeat starts left to right, so a takeover answers clients as soon as the
     # address moves; the director resource then loads the table and starts mon.
-    return [f"IPaddr2::{v['cidr']}/{v['interface']}" for v in _host_vips(derived, cluster, host)] + ["lvsha-director"]
+    return [address_resource(v) for v in _host_vips(derived, cluster, host)] + ["lvsha-director"]
 
 
 def service_watch(derived: Dict[str, Any], cluster: Any, host: str) -> None:

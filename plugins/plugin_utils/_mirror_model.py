@@ -26,8 +26,8 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
-    NAME_RE, PSEUDO_DIRS, URL_PATH_RE, Findings, abs_path, check_pair_nodes, flag, floating_address, host_address, host_vip, in_range,
-    pair_floating, pair_members, unknown_field)
+    NAME_RE, PSEUDO_DIRS, URL_PATH_RE, Findings, abs_path, address_resource, check_pair_nodes, flag,
+    floating_address, host_address, host_vip, in_range, pair_floating, pair_members, unknown_field)
 
 KIND = "mirror"
 # The cluster-wide variables: one value for both nodes.
@@ -258,7 +258,7 @@ def _vip(derived: Dict[str, Any], cluster: Any, host: str) -> Dict[str, Any]:
 def haresources(derived: Dict[str, Any], cluster: Any, host: str) -> List[str]:
     # Pull first (catch up, stop the timer), then the address, then the service.
     vip = _vip(derived, cluster, host)
-    return ["lvsha-mirror-sync", f"IPaddr2::{vip['cidr']}/{vip['interface']}", "lvsha-mirror-serve"]
+    return ["lvsha-mirror-sync", address_resource(vip), "lvsha-mirror-serve"]
 
 
 def host_section(derived: Dict[str, Any], cluster: Any, host: str) -> Dict[str, Any]:

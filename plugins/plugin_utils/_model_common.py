@@ -297,6 +297,12 @@ def host_vip(vip: Mapping[str, Any], own_interface: Optional[str]) -> Dict[str, 
             "cidr": f"{vip['address']}/{vip['prefix']}"}
 
 
+def address_resource(carried: Mapping[str, Any]) -> str:
+    """heartbeat's resource for a floating address as a node carries it (host_vip):
+    roles/heartbeat/templates/lvsha-address.j2."""
+    return f"lvsha-address::{carried['cidr']}::{carried['interface']}"
+
+
 def pair_members(derived: Mapping[str, Any]) -> List[str]:
     """The hosts a pair part plans for: its two nodes."""
     return list(derived["nodes"])

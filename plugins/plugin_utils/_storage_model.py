@@ -24,7 +24,8 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from ansible_collections.lvsha.cluster.plugins.plugin_utils import _schema
 from ansible_collections.lvsha.cluster.plugins.plugin_utils._model_common import (
-    NAME_RE, Findings, abs_path, check_pair_nodes, flag, floating_address, host_address, host_vip, in_range, pair_floating, pair_members, one_of, unknown_field)
+    NAME_RE, Findings, abs_path, address_resource, check_pair_nodes, flag, floating_address, host_address, host_vip,
+    in_range, one_of, pair_floating, pair_members, unknown_field)
 
 KIND = "storage"
 # The cluster-wide variables: one value for both nodes.
@@ -235,7 +236,7 @@ def haresources(derived: Dict[str, Any], cluster: Any, host: str) -> List[str]:
         # NFS state (client records, statd) moves with the volume, before the address does.
         chain.append("lvsha-nfs-state")
     vip = _vip(derived, cluster, host)
-    chain.append(f"IPaddr2::{vip['cidr']}/{vip['interface']}")
+    chain.append(address_resource(vip))
     if derived["exports"]:
         chain.append("nfs-kernel-server")
     return chain

@@ -26,7 +26,7 @@ import mirrorlab as lab  # noqa: E402
 
 testinfra_hosts = ["mr1", "mr2"]
 
-# heartbeat's deadtime is 2 s; IPaddr2 and the resource scripts take some seconds more in an
+# heartbeat's deadtime is 2 s; the resource scripts take some seconds more in an
 # emulated guest (BENCHMARKS.md). The tests report whether a takeover met this budget; they
 # do not fail on it, because a loaded machine stretches every gap (the figures that count are
 # the medians of benchmarks/mirror_pair.py). A takeover that never happens fails its wait.

@@ -104,7 +104,7 @@ def test_heartbeat_alone_mounts_and_serves(host):
     assert lab.RESOURCE["mount"] not in host.file("/etc/fstab").content_string
     chain = host.file("/etc/ha.d/haresources").content_string
     assert f"nas1 drbddisk::{RES} Filesystem::/dev/drbd0::/srv/nfs::ext4 lvsha-nfs-state " \
-           f"IPaddr2::{lab.VIP}/24/eth1 nfs-kernel-server" in chain
+           f"lvsha-address::{lab.VIP}/24::eth1 nfs-kernel-server" in chain
 
 
 # ------------------------------------------------------------------ bad input, changed input

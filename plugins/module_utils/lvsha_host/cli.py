@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The lvsha command: one entry point for the code of lvsha.cluster on a host.
 
+    lvsha arp ADDRESS IFACE  announce a floating address just taken (``lvsha arp --help``)
     lvsha ipvs VERB ...      the IPVS table of a director (``lvsha ipvs --help``)
     lvsha mirror VERB ...    a node of a mirror pair (``lvsha mirror --help``)
     lvsha watch VERB ...     the service of a storage or mirror pair (``lvsha watch --help``)
@@ -20,8 +21,8 @@ from typing import List, Optional
 
 from . import __version__
 
-COMMANDS = ("ipvs", "mirror", "watch")
-USAGE = "usage: lvsha {ipvs,mirror,watch} VERB ... | lvsha --version"
+COMMANDS = ("arp", "ipvs", "mirror", "watch")
+USAGE = "usage: lvsha {arp,ipvs,mirror,watch} ... | lvsha --version"
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -37,8 +38,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         wrong = f"unknown command {argv[0]!r}" if argv else "a command is required"
         print(f"{USAGE}\nlvsha: error: {wrong}", file=sys.stderr)
         return 2
-    if argv[0] == "ipvs":
-        from . import ipvs as command  # pylint: disable=import-outside-toplevel
+    if argv[0] == "arp":
+        from . import arp as command  # pylint: disable=import-outside-toplevel
+    elif argv[0] == "ipvs":
+        from . import ipvs as command  # type: ignore[no-redef]  # pylint: disable=import-outside-toplevel
     elif argv[0] == "mirror":
         from . import mirror as command  # type: ignore[no-redef]  # pylint: disable=import-outside-toplevel
     else:

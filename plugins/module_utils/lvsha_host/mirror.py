@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import ipaddress
 import json
 import os
 import re
@@ -53,7 +52,7 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import _arp, _private
+from . import _private
 
 # Messages and notifications start with "lvsha-mirror: ", as they always have.
 CONFIG = os.environ.get("LVSHA_MIRROR_CONFIG", "/etc/lvsha/mirror.json")
@@ -327,19 +326,8 @@ def notify(config: Dict[str, Any], event: str, program: str = "lvsha-mirror") ->
             print(f"{program}: notification {shlex.join(argv[:1])} failed: {exc}", file=sys.stderr)
 
 
-def announce(config: Dict[str, Any]) -> None:
-    """Gratuitous ARP for the floating address, from the send_arp module's own sender (_arp.py)."""
-    interface = config["vip"]["interface"]
-    address = ipaddress.IPv4Address(config["vip"]["address"])
-    _arp.RawSender().send_arp(interface, _arp.read_interface_mac(interface), address, count=3, interval=0.2)
-
-
 def serve_start(config: Dict[str, Any]) -> None:
-    try:
-        announce(config)
-    # IPaddr2 announces the address too: serve anyway.
-    except Exception as exc:  # pylint: disable=broad-except
-        print(f"lvsha-mirror: gratuitous ARP failed: {exc}", file=sys.stderr)
+    # The floating address is up and announced before this runs (lvsha-address, then lvsha arp).
     for unit in config["services"]:
         systemctl("start", unit)
     open(os.path.join(RUN_DIR, "served"), "w", encoding="utf-8").close()

@@ -39,8 +39,8 @@ def lines(path) -> list:
 
 def test_the_directors_move_every_floating_address_together(rendered) -> None:
     example, root = rendered
-    addresses = {"nat": "IPaddr2::192.0.2.50/24/eth1 IPaddr2::198.51.100.254/24/eth2",
-                 "tun": "IPaddr2::192.0.2.50/24/eth1 IPaddr2::192.0.2.51/24/eth1"}[example]
+    addresses = {"nat": "lvsha-address::192.0.2.50/24::eth1 lvsha-address::198.51.100.254/24::eth2",
+                 "tun": "lvsha-address::192.0.2.50/24::eth1 lvsha-address::192.0.2.51/24::eth1"}[example]
     for host in ("lb1", "lb2"):
         assert lines(root / host / "etc/ha.d/haresources") == [f"lb1 {addresses} lvsha-director"]
     assert "net.ipv4.ip_forward = 1" in lines(root / "lb1/etc/sysctl.d/60-lvsha-director.conf")

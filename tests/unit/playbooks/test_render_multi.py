@@ -54,12 +54,12 @@ def test_each_pair_gets_its_own_heartbeat_wiring(rendered) -> None:
         return [line for line in (root / host / "etc/ha.d/haresources").read_text().splitlines()
                 if not line.startswith("#")][0]
 
-    assert haresources("shop-lb2") == "shop-lb1 IPaddr2::192.0.2.50/24/eth1 lvsha-director"
-    assert haresources("blog-lb1") == "blog-lb1 IPaddr2::192.0.2.51/24/eth1 lvsha-director"
+    assert haresources("shop-lb2") == "shop-lb1 lvsha-address::192.0.2.50/24::eth1 lvsha-director"
+    assert haresources("blog-lb1") == "blog-lb1 lvsha-address::192.0.2.51/24::eth1 lvsha-director"
     assert haresources("nas-b1") == ("nas-b1 drbddisk::bdata Filesystem::/dev/drbd0::/srv/b::ext4 lvsha-nfs-state "
-                                     "IPaddr2::192.0.2.61/24/eth1 nfs-kernel-server lvsha-watch")
+                                     "lvsha-address::192.0.2.61/24::eth1 nfs-kernel-server lvsha-watch")
     # The pair's preferred node and the user's resource after the pair's own; the watch's last.
-    assert haresources("pages1") == ("pages2 lvsha-mirror-sync IPaddr2::192.0.2.70/24/eth1 lvsha-mirror-serve Delay::2::0 "
+    assert haresources("pages1") == ("pages2 lvsha-mirror-sync lvsha-address::192.0.2.70/24::eth1 lvsha-mirror-serve Delay::2::0 "
                                      "lvsha-watch")
     hacf = (root / "blog-lb2" / "etc/ha.d/ha.cf").read_text()
     assert "ucast eth1 192.0.2.13\n" in hacf and "ucast eth2 198.51.100.13\n" in hacf

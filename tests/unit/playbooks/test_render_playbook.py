@@ -50,7 +50,7 @@ DECLARING = sorted(role.name for role in ROLES.iterdir()
                    and f"{role.name}__files" in (yaml.safe_load((role / "vars/main.yml").read_text()) or {}))
 # The lvsha command and its package (roles/host_package), on every director and pair node.
 HOST_PACKAGE = {"/usr/local/sbin/lvsha": "755", **{f"/usr/local/lib/lvsha/lvsha_host/{module}": "644" for module in (
-    "__init__.py", "_arp.py", "_ipvs.py", "_private.py", "cli.py", "ipvs.py", "mirror.py", "watch.py")}}
+    "__init__.py", "_arp.py", "_ipvs.py", "_private.py", "arp.py", "cli.py", "ipvs.py", "mirror.py", "watch.py")}}
 # The files of the roles that do not declare theirs (the lvsha command, host_package), by host.
 UNDECLARED = {"host_package": {host: HOST_PACKAGE for host in ("lb1", "lb2", "mr1", "mr2", "nas1", "nas2")}}
 # A few files of the declaring roles, written out, so that the expected tree is not only what
@@ -145,7 +145,12 @@ def test_every_host_gets_exactly_the_files_the_roles_install_with_their_modes(re
         for host, files in hosts.items():
             expected[host].update(files)
     # Neither a declared file missing nor a file no role installs, and with the declared modes.
-    assert tree(root) == expected
+    found = tree(root)
+    differing = {host: {path: (found.get(host, {}).get(path), mode) for path, mode in expected.get(host, {}).items()
+                        if found.get(host, {}).get(path) != mode}
+                 | {path: (mode, None) for path, mode in found.get(host, {}).items() if path not in expected.get(host, {})}
+                 for host in found.keys() | expected.keys()}
+    assert found == expected, {host: paths for host, paths in differing.items() if paths}
     for host, files in KNOWN.items():
         assert files.items() <= tree(root)[host].items(), host
     assert (root / ".lvsha-render").is_file()
@@ -239,7 +244,7 @@ def test_no_secret_is_written_or_shown(rendered) -> None:
 def test_the_rendered_files_follow_the_model(rendered) -> None:
     root, _proc = rendered
     assert "node lb1\nnode lb2\n" in (root / "lb1/etc/ha.d/ha.cf").read_text()
-    assert (root / "lb2/etc/ha.d/haresources").read_text().splitlines()[-1] == "lb1 IPaddr2::192.0.2.50/24/eth1 lvsha-director"
+    assert (root / "lb2/etc/ha.d/haresources").read_text().splitlines()[-1] == "lb1 lvsha-address::192.0.2.50/24::eth1 lvsha-director"
     assert "ucast eth2 198.51.100.42" in (root / "mr1/etc/ha.d/ha.cf").read_text()
     settings = json.loads((root / "mr2/etc/lvsha/mirror.json").read_text())
     assert (settings["node"], settings["peer"], settings["vip"]["cidr"]) == ("mr2", "mr1", "192.0.2.70/24")
@@ -299,7 +304,7 @@ def test_a_check_whose_tool_is_missing_is_skipped_or_with_require_failed(rendere
     ("lb1", "etc/ha.d/ha.cf", "deadtime 2\n", "deadtime 30\n", "Initial dead time [20000] is smaller than deadtime [30000]"),
     ("lb1", "etc/ha.d/ha.cf", "keepalive 500ms\n", "keepalive 1\n", "Dead time [2000] is too small compared to keeplive [1000]"),
     ("lb1", "etc/ha.d/ha.cf", "node lb2\n", "node lb2\nnodes lb3\n", "Illegal directive [nodes]"),
-    ("lb1", "etc/ha.d/haresources", "lb1 IPaddr2", "lb3 IPaddr2", "Bad nodename in /etc/ha.d//haresources [lb3]"),
+    ("lb1", "etc/ha.d/haresources", "lb1 lvsha-address", "lb3 lvsha-address", "Bad nodename in /etc/ha.d//haresources [lb3]"),
     ("lb1", "etc/ha.d/authkeys", "auth 1", "auth 2", "Auth Key [2] not found"),
 ])
 def test_the_checker_refuses_a_file_its_daemon_does_not_accept(rendered, tmp_path, host, path, old, new, expected) -> None:

@@ -64,7 +64,7 @@ WATCHES = [
     {"group": "web2", "address": "192.0.2.22", "lvs": True, "services": WWW_WATCH},
 ]
 VIPS = [{"address": "192.0.2.50", "prefix": 24, "interface": "eth1", "cidr": "192.0.2.50/24"}]
-HARESOURCES = ["IPaddr2::192.0.2.50/24/eth1", "lvsha-director"]
+HARESOURCES = ["lvsha-address::192.0.2.50/24::eth1", "lvsha-director"]
 
 
 def test_example_inventory_loads_as_expected(inv: Inventory) -> None:
@@ -193,7 +193,7 @@ def test_ping_check_and_tunnel_forwarding(inv: Inventory) -> None:
     plan = plan_of(inv, "lb1")
     assert plan["mon_watches"][0]["services"][0]["monitor"] == "fping.monitor -t 2000"
     assert plan["vips"][1] == {"address": "192.0.2.53", "prefix": 24, "interface": "eth3", "cidr": "192.0.2.53/24"}
-    assert haresources_of(inv, "lb1") == ["IPaddr2::192.0.2.50/24/eth1", "IPaddr2::192.0.2.53/24/eth3", "lvsha-director"]
+    assert haresources_of(inv, "lb1") == ["lvsha-address::192.0.2.50/24::eth1", "lvsha-address::192.0.2.53/24::eth3", "lvsha-director"]
 
 
 def two_network_nat(inv: Inventory) -> None:
@@ -212,7 +212,7 @@ def test_two_network_nat(inv: Inventory) -> None:
     # The directors send to the real servers' private addresses; both addresses move together.
     assert [rs["address"] for rs in lb1["ipvs_services"][0]["realservers"]] == ["198.51.100.21", "198.51.100.22"]
     assert lb1["vips"][1] == {"address": "198.51.100.254", "prefix": 24, "interface": "eth2", "cidr": "198.51.100.254/24"}
-    assert haresources_of(inv, "lb2") == ["IPaddr2::192.0.2.50/24/eth1", "IPaddr2::198.51.100.254/24/eth2", "lvsha-director"]
+    assert haresources_of(inv, "lb2") == ["lvsha-address::192.0.2.50/24::eth1", "lvsha-address::198.51.100.254/24::eth2", "lvsha-director"]
     assert lb1["mon_watches"][0] == {"group": "web1", "address": "198.51.100.21", "lvs": True,
                                      "services": lb1["mon_watches"][0]["services"]}
     web1 = plan_of(inv, "web1")
@@ -248,7 +248,7 @@ def test_a_vip_with_the_guides_host_netmask(inv: Inventory) -> None:
     inv.model["lvsha_lvs_vips"][0]["prefix"] = 32
     inv.host_vars["lb1"]["lvsha_public_address"] = "203.0.113.11"
     assert errors_of(inv) == []
-    assert haresources_of(inv, "lb1") == ["IPaddr2::192.0.2.50/32/eth1", "lvsha-director"]
+    assert haresources_of(inv, "lb1") == ["lvsha-address::192.0.2.50/32::eth1", "lvsha-director"]
 
 
 def test_persistence_by_client_network_and_one_packet_scheduling(inv: Inventory) -> None:
@@ -294,7 +294,7 @@ def test_a_sorry_server_is_planned_as_a_stand_in(inv: Inventory) -> None:
 
 def test_vip_interface_defaults_to_the_planned_hosts_public_interface(inv: Inventory) -> None:
     inv.host_vars["lb2"]["lvsha_public_interface"] = "ens3"
-    assert haresources_of(inv, "lb2") == ["IPaddr2::192.0.2.50/24/ens3", "lvsha-director"]
+    assert haresources_of(inv, "lb2") == ["lvsha-address::192.0.2.50/24::ens3", "lvsha-director"]
     assert haresources_of(inv, "lb1") == HARESOURCES
 
 

@@ -97,7 +97,7 @@ def test_example_plan_mr1(inv: Inventory) -> None:
     assert plan["state_dir"] == "/var/lib/lvsha-mirror"
     assert plan["rsync_users"] == []
     assert heartbeat_of(inv, "mr1")["resources"] == [
-        "lvsha-mirror-sync", "IPaddr2::192.0.2.70/24/eth1", "lvsha-mirror-serve", "lvsha-watch"]
+        "lvsha-mirror-sync", "lvsha-address::192.0.2.70/24::eth1", "lvsha-mirror-serve", "lvsha-watch"]
     assert heartbeat_of(inv, "mr1")["watch"] == {
         "units": ["nginx.service"], "probe": {"address": "192.0.2.70", "port": 80, "path": None},
         "vip": {"address": "192.0.2.70"}, "notify": {"command": NOTIFY, "mail": ""}}
@@ -123,7 +123,7 @@ def test_the_vip_interface_overrides_the_public_interface(inv: Inventory) -> Non
     inv.model["lvsha_mirror_vip"]["interface"] = "eth3"
     plan = plan_of(inv, "mr1")
     assert plan["vip"]["interface"] == "eth3"
-    assert heartbeat_of(inv, "mr1")["resources"][1] == "IPaddr2::192.0.2.70/24/eth3"
+    assert heartbeat_of(inv, "mr1")["resources"][1] == "lvsha-address::192.0.2.70/24::eth3"
 
 
 def test_defaults(inv: Inventory) -> None:

@@ -42,20 +42,20 @@ def test_two_lvs_clusters_two_storage_pairs_and_a_mirror_pair_are_planned(multi:
     # Each director plans its own cluster only.
     assert [s["address"] for s in hosts["blog-lb2"]["lvs"]["ipvs_services"]] == ["192.0.2.51"]
     assert [w["group"] for w in hosts["shop-lb1"]["lvs"]["mon_watches"]] == ["shared-web", "shop-web1"]
-    assert hosts["blog-lb1"]["heartbeat"]["resources"] == ["IPaddr2::192.0.2.51/24/eth1", "lvsha-director"]
+    assert hosts["blog-lb1"]["heartbeat"]["resources"] == ["lvsha-address::192.0.2.51/24::eth1", "lvsha-director"]
     # A real server of both LVS clusters carries both VIPs.
     assert hosts["shared-web"]["lvs"]["realserver_vips"] == [
         {"address": "192.0.2.50", "forwarding": "dr"}, {"address": "192.0.2.51", "forwarding": "dr"}]
     assert hosts["nas-b2"]["storage"]["resources"][0]["peers"] == [
         {"name": "nas-b1", "address": "198.51.100.33"}, {"name": "nas-b2", "address": "198.51.100.34"}]
-    assert hosts["nas-b2"]["heartbeat"]["resources"][-3:] == ["IPaddr2::192.0.2.61/24/eth1", "nfs-kernel-server",
+    assert hosts["nas-b2"]["heartbeat"]["resources"][-3:] == ["lvsha-address::192.0.2.61/24::eth1", "nfs-kernel-server",
                                                               "lvsha-watch"]
 
 
 def test_a_user_resource_and_the_preferred_node_reach_the_pair(multi: Inventory) -> None:
     heartbeat = build_plan(multi.hostvars(), multi.groups)["hosts"]["pages1"]["heartbeat"]
     assert heartbeat["preferred"] == "pages2"
-    assert heartbeat["resources"] == ["lvsha-mirror-sync", "IPaddr2::192.0.2.70/24/eth1", "lvsha-mirror-serve",
+    assert heartbeat["resources"] == ["lvsha-mirror-sync", "lvsha-address::192.0.2.70/24::eth1", "lvsha-mirror-serve",
                                       "Delay::2::0", "lvsha-watch"]
     assert [(n["host"], n["addresses"], n["interfaces"]) for n in heartbeat["nodes"]] == [
         ("pages1", {"public": "192.0.2.41", "private": "198.51.100.41"}, {"public": "eth1", "private": "eth2"}),

@@ -56,7 +56,7 @@ def test_example_plan_nas1(inv: Inventory) -> None:
     assert plan["nfs_state_dir"] == "/srv/nfs/.nfs-state"
     assert "haresources" not in plan
     assert haresources_of(inv, "nas1") == ["drbddisk::r0", "Filesystem::/dev/drbd0::/srv/nfs::ext4", "lvsha-nfs-state",
-                                           "IPaddr2::192.0.2.60/24/eth1", "nfs-kernel-server", "lvsha-watch"]
+                                           "lvsha-address::192.0.2.60/24::eth1", "nfs-kernel-server", "lvsha-watch"]
     assert haresources_of(inv, "nas2") == haresources_of(inv, "nas1")
     # nfs-server.service stays active when nfsd's threads are gone: the probe of port 2049 finds it.
     assert build_plan(inv.hostvars(), inv.groups)["hosts"]["nas2"]["heartbeat"]["watch"] == {
@@ -102,7 +102,7 @@ def test_an_explicit_fsid_is_kept(inv: Inventory) -> None:
 def test_without_exports_the_chain_has_no_nfs(inv: Inventory) -> None:
     del inv.model["lvsha_nfs_exports"]
     assert haresources_of(inv, "nas1") == ["drbddisk::r0", "Filesystem::/dev/drbd0::/srv/nfs::ext4",
-                                           "IPaddr2::192.0.2.60/24/eth1"]
+                                           "lvsha-address::192.0.2.60/24::eth1"]
 
 
 def test_two_resources_chain_in_order(inv: Inventory) -> None:

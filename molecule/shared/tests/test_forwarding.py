@@ -210,7 +210,7 @@ def test_failover_to_the_backup_director_and_back():
     probe.mark()  # 0: failover
     lvslab.labctl("kill", "lb1")
     try:
-        # Under emulation IPaddr2 took 25 to 50 s for two addresses; a margin for a loaded machine.
+        # Under emulation: 14 s with lvsha-address, 25 to 52 s with IPaddr2; a margin for a loaded machine.
         took = lvslab.wait_for("lb2 to take every floating address", lambda: holds_all("lb2"), timeout=120,
                                seen=lvslab.directors_report)
         print(f"\nlb2 holds {', '.join(FLOATING)} {took:.1f} s after lb1 was powered off")

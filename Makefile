@@ -82,7 +82,7 @@ test: setup
 	$(STAGE) lint $(MAKE) --no-print-directory lint
 	$(STAGE) sanity $(MAKE) --no-print-directory sanity
 	$(STAGE) docs $(MAKE) --no-print-directory docs-check docsite
-	$(STAGE) units-cores $(MAKE) --no-print-directory units-cores
+	$(STAGE) units-cores $(MAKE) --no-print-directory units-cores CORE_LINES="$(TEST_CORE_LINES)"
 	$(STAGE) lab $(MAKE) --no-print-directory lab
 
 # The unit suite through ansible-test, as the collection's users run it (the collection under
@@ -115,6 +115,10 @@ lint: setup
 # that need Python 3.12 or later run in a Debian 13 root with its Python 3.13 (tests/trixie-root).
 CORE_LINES := 2.16.19 2.17.14 2.18.19
 CORE_LINES_PY313 := 2.20.10 2.21.5
+# make test runs the lowest line and the two newest, with make units' pinned 2.19: the two
+# between, past their end of life upstream, would cost CI about 5 minutes that its 90 do not
+# hold with the lab. make units-cores runs all five.
+TEST_CORE_LINES := 2.16.19
 
 units-cores: setup
 	for core in $(CORE_LINES); do $(STAGE) units-core-$$core $(MAKE) --no-print-directory units-core CORE=$$core || exit 1; done
